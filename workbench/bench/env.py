@@ -1,0 +1,106 @@
+"""``python -m workbench bench env NAME``: env.step() throughput through the Python API.
+
+Random actions come from a cache generated up front, so the timing is the env alone:
+the validation in ``step()``, the compiled loop over every copy, and the buffer writes.
+By default the process is pinned to one core, matching how the C reference was measured.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+import numpy as np
+from gymnasium import spaces
+
+from workbench.bench.common import print_table, summarize, write_result
+from workbench.envs import make
+
+# C reference (PufferLib 3.0 Ocean, one core, random actions, no Python binding, -O3),
+# agent steps per second on this kind of machine; see shared/envs.md.
+REFERENCE_SPS = {"breakout": 5.0e6, "pong": 5.8e6, "snake": 4.6e6}
+CACHE_STEPS = 256
+
+
+def random_actions(env, steps: int, seed: int = 0) -> list[np.ndarray]:
+    rng = np.random.default_rng(seed)
+    space = env.single_action_space
+    shape = (steps, *env.actions.shape)
+    if isinstance(space, spaces.Discrete):
+        cache = rng.integers(0, space.n, shape, dtype=np.int32)
+    elif isinstance(space, spaces.MultiDiscrete):
+        cache = (rng.random(shape) * space.nvec).astype(np.int32)
+    else:
+        cache = rng.uniform(space.low, space.high, shape).astype(np.float32)
+    return list(cache)
+
+
+def time_steps(env, seconds: float) -> float:
+    """Agent steps per second of env.step() over about ``seconds`` of wall-clock."""
+    cache = random_actions(env, CACHE_STEPS)
+    step = env.step
+    for a in cache[:16]:  # warm caches and branch predictors
+        step(a)
+    steps = 0
+    start = time.perf_counter()
+    while True:
+        for a in cache:
+            step(a)
+        steps += len(cache)
+        elapsed = time.perf_counter() - start
+        if elapsed >= seconds:
+            return steps * env.num_agents / elapsed
+
+
+def run(
+    name: str,
+    sizes=(1, 1024),
+    seconds: float = 2.0,
+    repeats: int = 5,
+    pin: bool = True,
+    params: dict | None = None,
+) -> dict:
+    if pin and hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
+    reference = REFERENCE_SPS.get(name)
+    rows, results = [], []
+    for n in sizes:
+        env = make(name, num_envs=n, seed=0, **(params or {}))
+        env.reset()
+        stats = summarize([time_steps(env, seconds) for _ in range(repeats)])
+        env.close()
+        ratio = stats["median"] / reference if reference else None
+        results.append(
+            {"num_envs": n, "num_agents": env.num_agents, "sps": stats, "ratio_to_reference": ratio}
+        )
+        rows.append(
+            [
+                n,
+                env.num_agents,
+                stats["median"],
+                f"{stats['spread']:.1%}",
+                stats["min"],
+                stats["max"],
+                f"{ratio:.2f}x" if ratio else "-",
+            ]
+        )
+    print(
+        f"env {name}: agent steps/s through env.step(), median of {repeats} x {seconds}s"
+        f"{', pinned to one core' if pin else ''}"
+    )
+    print_table(["copies", "agents", "median", "spread", "min", "max", "vs C ref"], rows)
+    if reference:
+        print(f"C reference: {reference / 1e6:.1f}M steps/s (PufferLib 3.0 Ocean, one core)")
+    write_result(
+        f"env_{name}",
+        {
+            "env": name,
+            "params": params or {},
+            "seconds": seconds,
+            "repeats": repeats,
+            "pinned": pin,
+            "reference_sps": reference,
+            "results": results,
+        },
+    )
+    return {"results": results}

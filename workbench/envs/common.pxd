@@ -1,0 +1,48 @@
+# Shared C-level helpers for every env: per-copy RNG and episode-log sums.
+# Inline functions only, so cimporting this costs nothing at run time.
+from libc.stdint cimport uint64_t
+
+# Order of the per-env log sums array (float64[5]); mirrors workbench.envs.base.LOG_KEYS.
+cdef enum:
+    LOG_RETURN = 0
+    LOG_LENGTH = 1
+    LOG_SCORE = 2
+    LOG_PERF = 3
+    LOG_N = 4
+
+
+cdef inline uint64_t rng_next(uint64_t* state) noexcept nogil:
+    # splitmix64 (Steele et al. 2014): one add and a mix, good enough for game randomness.
+    state[0] += <uint64_t>0x9E3779B97F4A7C15ULL
+    cdef uint64_t z = state[0]
+    z = (z ^ (z >> 30)) * <uint64_t>0xBF58476D1CE4E5B9ULL
+    z = (z ^ (z >> 27)) * <uint64_t>0x94D049BB133111EBULL
+    return z ^ (z >> 31)
+
+
+cdef inline uint64_t rng_seed(uint64_t seed, uint64_t index) noexcept nogil:
+    # Mix (seed, copy index) so neighbouring copies and neighbouring seeds get unrelated streams.
+    cdef uint64_t s = seed ^ (index * <uint64_t>0xD1B54A32D192ED03ULL)
+    rng_next(&s)
+    s ^= index + <uint64_t>0x632BE59BD9B4E019ULL
+    rng_next(&s)
+    return s
+
+
+cdef inline float rng_float(uint64_t* state) noexcept nogil:
+    # Uniform in [0, 1) with 24 bits of mantissa.
+    return <float>(rng_next(state) >> 40) * <float>(1.0 / 16777216.0)
+
+
+cdef inline int rng_int(uint64_t* state, int n) noexcept nogil:
+    # Uniform in [0, n); the modulo bias is below 2**-32 for the small n envs use.
+    return <int>(rng_next(state) % <uint64_t>n)
+
+
+cdef inline void log_episode(double* sums, double ret, double length, double score,
+                             double perf) noexcept nogil:
+    sums[LOG_RETURN] += ret
+    sums[LOG_LENGTH] += length
+    sums[LOG_SCORE] += score
+    sums[LOG_PERF] += perf
+    sums[LOG_N] += 1.0

@@ -1,0 +1,121 @@
+"""The env registry: ``make(name, **params)`` is the one place names and parameters are checked.
+
+Envs are registered by name with the import path of their wrapper class, so listing
+names imports nothing compiled. Each wrapper declares ``PARAMS``: a mapping from
+parameter name to :class:`Param` (default, type, valid range, one-line doc).
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+import math
+import numbers
+from dataclasses import dataclass
+from typing import Any
+
+_REGISTRY: dict[str, str] = {}
+
+
+@dataclass(frozen=True)
+class Param:
+    """One env parameter: default, type and valid range (inclusive bounds)."""
+
+    default: Any
+    type: type
+    doc: str
+    low: float | None = None
+    high: float | None = None
+    choices: tuple | None = None
+
+    def valid_text(self) -> str:
+        if self.choices is not None:
+            return "one of " + ", ".join(repr(c) for c in self.choices)
+        name = self.type.__name__
+        if self.low is not None and self.high is not None:
+            return f"{name} in [{self.low}, {self.high}]"
+        if self.low is not None:
+            return f"{name} >= {self.low}"
+        if self.high is not None:
+            return f"{name} <= {self.high}"
+        return name
+
+    def check(self, env: str, key: str, value: Any) -> Any:
+        """Return the value converted to the declared type, or raise naming the field."""
+        where = f"{env}: parameter {key!r}"
+        if self.type is bool:
+            ok = isinstance(value, bool) or type(value).__name__ == "bool_"
+        elif self.type is int:
+            ok = isinstance(value, numbers.Integral) and not isinstance(value, bool)
+        elif self.type is float:
+            ok = isinstance(value, numbers.Real) and not isinstance(value, bool)
+        else:
+            ok = isinstance(value, self.type)
+        if not ok:
+            raise TypeError(
+                f"{where} must be {self.valid_text()}, got {value!r} ({type(value).__name__})"
+            )
+        value = self.type(value)
+        if self.type is float and not math.isfinite(value):
+            raise ValueError(f"{where} must be finite ({self.valid_text()}), got {value!r}")
+        if self.choices is not None and value not in self.choices:
+            raise ValueError(f"{where} must be {self.valid_text()}, got {value!r}")
+        too_low = self.low is not None and value < self.low
+        too_high = self.high is not None and value > self.high
+        if too_low or too_high:
+            raise ValueError(f"{where} must be {self.valid_text()}, got {value!r}")
+        return value
+
+
+# Parameters every env takes.
+COMMON_PARAMS = {
+    "num_envs": Param(1, int, "number of game copies stepped together", low=1, high=1 << 24),
+    "seed": Param(0, int, "base seed; copy i draws from (seed, i)", low=0, high=(1 << 63) - 1),
+    "log_interval": Param(128, int, "steps between episode-log reports in info", low=1),
+}
+
+
+def register(name: str, target: str) -> None:
+    """Register env ``name`` as ``"package.module:ClassName"`` (imported on first make)."""
+    _REGISTRY[name] = target
+
+
+def names() -> list[str]:
+    return sorted(_REGISTRY)
+
+
+def env_class(name: str):
+    if not isinstance(name, str):
+        raise TypeError(f"env name must be a str, got {name!r} ({type(name).__name__})")
+    if name not in _REGISTRY:
+        close = difflib.get_close_matches(name, _REGISTRY, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise ValueError(f"unknown env {name!r}{hint}; registered envs: {', '.join(names())}")
+    module, cls = _REGISTRY[name].split(":")
+    return getattr(importlib.import_module(module), cls)
+
+
+def env_params(name: str) -> dict[str, Param]:
+    """All parameters env ``name`` accepts, common ones first."""
+    return {**COMMON_PARAMS, **env_class(name).PARAMS}
+
+
+def validate_params(name: str, params: dict[str, Any]) -> dict[str, Any]:
+    """Checked, complete parameters for env ``name`` (defaults filled in)."""
+    spec = env_params(name)
+    unknown = [k for k in params if k not in spec]
+    if unknown:
+        key = unknown[0]
+        close = difflib.get_close_matches(key, spec, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise ValueError(
+            f"{name}: unknown parameter {key!r}={params[key]!r}{hint}; "
+            f"valid parameters: {', '.join(spec)}"
+        )
+    return {k: p.check(name, k, params.get(k, p.default)) for k, p in spec.items()}
+
+
+def make(name: str, **params):
+    """Build env ``name`` with validated parameters, e.g. ``make("breakout", num_envs=1024)``."""
+    cls = env_class(name)
+    return cls(**validate_params(name, params))
