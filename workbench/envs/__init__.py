@@ -6,5 +6,8 @@
 from workbench.envs.registry import env_params, make, names, register
 
 register("breakout", "workbench.envs.breakout:Breakout")
+register("bandit", "workbench.envs.bandit:Bandit")
+register("memory", "workbench.envs.memory:Memory")
+register("timelimit", "workbench.envs.timelimit:TimeLimit")
 
 __all__ = ["env_params", "make", "names", "register"]

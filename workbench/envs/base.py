@@ -8,7 +8,8 @@ A subclass sets ``single_observation_space`` and ``single_action_space`` and bui
 ``self._core`` (a Cython object) with these methods:
 
 - ``reset(seed)``: reset every copy; ``seed`` < 0 keeps each copy's RNG stream going.
-- ``step()``: advance every agent one step using ``self.actions``.
+- ``step()``: advance every agent one step using ``self.actions``; truncating envs also
+  write the last observation of a truncated episode into ``final_observations``.
 - ``first_invalid_action()``: index of the first out-of-range / non-finite action, or -1.
 - ``render(index, frame)``: draw copy ``index`` into a uint8 frame.
 """
@@ -25,6 +26,8 @@ class VecEnv:
     """Base class of every workbench env (see the module docstring for the contract)."""
 
     name = "env"
+    #: True for envs with a time limit: they fill ``final_observations`` for truncated agents.
+    can_truncate = False
     single_observation_space: spaces.Space
     single_action_space: spaces.Space
     action_meanings: tuple[str, ...] = ()
@@ -48,6 +51,9 @@ class VecEnv:
         self.rewards = np.zeros(n, dtype=np.float32)
         self.terminals = np.zeros(n, dtype=bool)
         self.truncations = np.zeros(n, dtype=bool)
+        # The observation an agent saw when its episode was truncated (before the auto-reset),
+        # so a trainer can bootstrap from its value. Valid where ``truncations`` is set.
+        self.final_observations = np.zeros_like(self.observations) if self.can_truncate else None
         # Per-env sums of finished episodes, in LOG_KEYS order; written by the core.
         self._log_sums = np.zeros(len(LOG_KEYS), dtype=np.float64)
         self._steps_since_log = 0

@@ -1,0 +1,3 @@
+from workbench.envs.bandit.env import Bandit
+
+__all__ = ["Bandit"]

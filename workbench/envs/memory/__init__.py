@@ -1,0 +1,3 @@
+from workbench.envs.memory.env import Memory
+
+__all__ = ["Memory"]

@@ -1,0 +1,3 @@
+from workbench.envs.timelimit.env import TimeLimit
+
+__all__ = ["TimeLimit"]
