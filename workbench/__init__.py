@@ -1,6 +1,26 @@
-"""workbench: a Jupyter-centric reinforcement-learning research workbench."""
+"""workbench: a Jupyter-centric reinforcement-learning research workbench.
+
+``make`` builds envs; ``train`` / ``launch`` run PPO; ``RunStore`` reads recorded runs.
+Heavy modules (torch, pandas) load on first use, so importing workbench is cheap.
+"""
 
 from workbench.envs import make
 
 __version__ = "0.1.0"
-__all__ = ["make"]
+__all__ = ["RunStore", "TrainConfig", "launch", "make", "train"]
+
+
+def __getattr__(name):
+    if name in ("train", "launch"):
+        from workbench.ppo import run
+
+        return getattr(run, name)
+    if name == "TrainConfig":
+        from workbench.ppo.config import TrainConfig
+
+        return TrainConfig
+    if name == "RunStore":
+        from workbench.store import RunStore
+
+        return RunStore
+    raise AttributeError(f"module 'workbench' has no attribute {name!r}")

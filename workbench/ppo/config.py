@@ -1,0 +1,340 @@
+"""Training configuration: one dataclass, per-env TOML overrides, checked before allocation.
+
+Layers, later wins: ``TrainConfig`` defaults <- ``workbench/configs/<env>.toml`` <- keyword
+overrides (Python) or ``--flags`` (CLI). The TOML files change only what differs from the
+defaults; their ``[env]`` table holds env parameters (e.g. ``frameskip``).
+"""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+import inspect
+import itertools
+import math
+import sys
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
+
+
+class ConfigError(ValueError):
+    """An invalid training configuration; the message names the values and a valid choice."""
+
+
+@dataclass
+class TrainConfig:
+    env: str = "breakout"
+    """registered env name"""
+    env_params: dict = field(default_factory=dict)
+    """env-specific parameters (e.g. frameskip), checked by the env registry"""
+    num_envs: int = 256
+    """game copies stepped together (agents = copies x agents per copy)"""
+    seed: int = 0
+    """seed for envs, weight init and action sampling: same seed on CPU, same curve"""
+    total_steps: int = 10_000_000
+    """agent steps to train for"""
+    bptt_horizon: int = 64
+    """steps each agent collects per rollout: the segment length the LSTM trains on"""
+    minibatch_size: int = 8192
+    """samples per gradient step (whole segments: a multiple of bptt_horizon)"""
+    max_minibatch_size: int = 32768
+    """largest micro-batch run at once; bigger minibatches accumulate gradients"""
+    update_epochs: int = 1
+    """passes over each batch"""
+    optimizer: str = "muon"
+    """muon (Muon on weight matrices, Adam on the rest) or adam"""
+    learning_rate: float = 0.015
+    """learning rate of both optimizer groups (Muon's update is RMS-matched to Adam's)"""
+    anneal_lr: bool = False
+    """linearly decay the learning rate to 0 over training"""
+    adam_beta1: float = 0.95
+    """Adam first-moment decay"""
+    adam_beta2: float = 0.999
+    """Adam second-moment decay"""
+    adam_eps: float = 1e-12
+    """Adam epsilon"""
+    muon_momentum: float = 0.95
+    """Muon momentum (Nesterov)"""
+    gamma: float = 0.995
+    """discount factor"""
+    gae_lambda: float = 0.90
+    """GAE lambda"""
+    clip_coef: float = 0.2
+    """PPO policy ratio clip"""
+    vf_coef: float = 2.0
+    """value loss weight"""
+    vf_clip_coef: float = 0.2
+    """value clip around the rollout value"""
+    max_grad_norm: float = 1.5
+    """global gradient-norm clip"""
+    ent_coef: float = 0.001
+    """entropy bonus weight"""
+    reward_clip: float = 1.0
+    """clip rewards to [-reward_clip, reward_clip] as the reference does; 0 disables"""
+    vtrace_rho_clip: float = 1.0
+    """V-trace clip on the importance ratio in the TD error"""
+    vtrace_c_clip: float = 1.0
+    """V-trace clip on the importance ratio in the trace"""
+    prio_alpha: float = 0.8
+    """segment priority exponent: weight = (sum |A|)^alpha; 0 samples uniformly"""
+    prio_beta0: float = 0.2
+    """initial importance-weight exponent, annealed to 1 over training"""
+    recompute_advantages: bool = True
+    """recompute advantages with current V-trace ratios before each minibatch, and use them"""
+    truncation_bootstrap: bool = True
+    """bootstrap truncated episodes from the value of their final observation"""
+    hidden_size: int = 128
+    """width of the encoder and the LSTM"""
+    rnn: bool = True
+    """use an LSTM between encoder and heads"""
+    device: str = "cpu"
+    """torch device: cpu, cuda or cuda:N"""
+    torch_threads: int = 0
+    """torch intra-op threads; 0 leaves torch's default"""
+    checkpoint_interval: int = 200
+    """epochs between checkpoints (one is always written at the end); 0: only at the end"""
+    eval_episodes: int = 64
+    """episodes of the final evaluation; 0 skips it"""
+    name: str = ""
+    """run name shown in the store (default: env and a timestamp)"""
+
+    # -- derived values (computed, never written back) --
+    def agents(self) -> int:
+        from workbench.envs.registry import env_class
+
+        cls = env_class(self.env)
+        per_copy = getattr(cls, "agents_per_copy", None)
+        return self.num_envs * (per_copy(self.env_params) if per_copy else 1)
+
+    def batch_size(self) -> int:
+        return self.agents() * self.bptt_horizon
+
+    def num_minibatches(self) -> int:
+        return max(1, self.batch_size() // self.minibatch_size)
+
+    def validate(self) -> TrainConfig:
+        """Check every type, range and shape rule; raise :class:`ConfigError` naming the fix."""
+        _check_types(self)
+        from workbench.envs.registry import env_class, validate_params
+
+        env_class(self.env)
+        if "num_envs" in self.env_params or "seed" in self.env_params:
+            raise ConfigError(
+                "set num_envs and seed as training fields, not in env_params "
+                f"(got env_params={self.env_params!r})"
+            )
+        try:
+            validate_params(self.env, dict(self.env_params))
+        except (TypeError, ValueError) as e:
+            raise ConfigError(f"env_params: {e}") from None
+
+        _positive(
+            self,
+            "total_steps",
+            "num_envs",
+            "bptt_horizon",
+            "minibatch_size",
+            "max_minibatch_size",
+            "update_epochs",
+            "hidden_size",
+        )
+        _positive(
+            self,
+            "learning_rate",
+            "clip_coef",
+            "vf_clip_coef",
+            "max_grad_norm",
+            "vtrace_rho_clip",
+            "vtrace_c_clip",
+        )
+        _at_least(
+            self,
+            0,
+            "vf_coef",
+            "ent_coef",
+            "reward_clip",
+            "prio_alpha",
+            "adam_eps",
+            "torch_threads",
+            "checkpoint_interval",
+            "eval_episodes",
+            "seed",
+        )
+        _in_range(self, "gamma", 0.0, 1.0, low_open=True)
+        _in_range(self, "gae_lambda", 0.0, 1.0)
+        _in_range(self, "prio_beta0", 0.0, 1.0)
+        _in_range(self, "adam_beta1", 0.0, 1.0, high_open=True)
+        _in_range(self, "adam_beta2", 0.0, 1.0, high_open=True)
+        _in_range(self, "muon_momentum", 0.0, 1.0, high_open=True)
+        if self.optimizer not in ("muon", "adam"):
+            raise ConfigError(f"optimizer must be 'muon' or 'adam', got {self.optimizer!r}")
+        _check_device(self.device)
+
+        h = self.bptt_horizon
+        if self.minibatch_size % h:
+            raise ConfigError(
+                f"minibatch_size={self.minibatch_size} must be a multiple of bptt_horizon={h} "
+                "(minibatches hold whole segments); nearest valid: "
+                f"{_nearest_multiples(self.minibatch_size, h)}"
+            )
+        if self.max_minibatch_size % h:
+            raise ConfigError(
+                f"max_minibatch_size={self.max_minibatch_size} must be a multiple of "
+                f"bptt_horizon={h}; nearest valid: {_nearest_multiples(self.max_minibatch_size, h)}"
+            )
+        batch = self.batch_size()
+        if self.minibatch_size > batch:
+            raise ConfigError(
+                f"minibatch_size={self.minibatch_size} exceeds the batch: {self.agents()} agents "
+                f"x bptt_horizon={h} = {batch}; use minibatch_size <= {batch} "
+                f"(e.g. {batch}) or more num_envs"
+            )
+        return self
+
+    def replace(self, **overrides) -> TrainConfig:
+        return dataclasses.replace(self, **overrides)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+# -- building configs --
+
+
+def field_docs() -> dict[str, str]:
+    """The one-line docstring of every TrainConfig field, read from the source."""
+    return _field_docs()
+
+
+@cache
+def _field_docs() -> dict[str, str]:
+    tree = ast.parse(inspect.getsource(TrainConfig))
+    body = tree.body[0].body
+    docs = {}
+    for node, nxt in itertools.pairwise(body):
+        if (
+            isinstance(node, ast.AnnAssign)
+            and isinstance(nxt, ast.Expr)
+            and isinstance(nxt.value, ast.Constant)
+        ):
+            docs[node.target.id] = str(nxt.value.value)
+    return docs
+
+
+def env_overrides(env: str) -> dict[str, Any]:
+    """The per-env TOML overrides (``{}`` when the env has none)."""
+    path = CONFIG_DIR / f"{env}.toml"
+    if not path.exists():
+        return {}
+    data = tomllib.loads(path.read_text())
+    out = {k: v for k, v in data.get("train", {}).items()}
+    if "env" in data:
+        out["env_params"] = dict(data["env"])
+    return out
+
+
+def make_config(env_or_config: str | TrainConfig | dict | None = None, **overrides) -> TrainConfig:
+    """Defaults <- per-env TOML <- overrides; validated. Unknown keys are an error."""
+    if isinstance(env_or_config, TrainConfig):
+        base = env_or_config.to_dict()
+        base.update(overrides)
+        return _from_dict(base).validate()
+    if isinstance(env_or_config, dict):
+        overrides = {**env_or_config, **overrides}
+    elif isinstance(env_or_config, str):
+        overrides = {"env": env_or_config, **overrides}
+    elif env_or_config is not None:
+        raise TypeError(
+            "train() takes an env name, a TrainConfig or a dict, got "
+            f"{type(env_or_config).__name__}"
+        )
+    env = overrides.get("env", TrainConfig.env)
+    layered = env_overrides(env) if isinstance(env, str) else {}
+    env_params = {**layered.get("env_params", {}), **overrides.pop("env_params", {})}
+    merged = {**layered, **overrides, "env_params": env_params}
+    return _from_dict(merged).validate()
+
+
+def _from_dict(values: dict) -> TrainConfig:
+    names = {f.name for f in dataclasses.fields(TrainConfig)}
+    unknown = [k for k in values if k not in names]
+    if unknown:
+        import difflib
+
+        key = unknown[0]
+        close = difflib.get_close_matches(key, names, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise ConfigError(f"unknown config field {key!r}={values[key]!r}{hint}")
+    return TrainConfig(**values)
+
+
+# -- checks --
+
+
+def _check_types(cfg: TrainConfig) -> None:
+    for f in dataclasses.fields(cfg):
+        value = getattr(cfg, f.name)
+        want = f.type if isinstance(f.type, type) else eval(f.type)
+        if want is float and isinstance(value, int) and not isinstance(value, bool):
+            setattr(cfg, f.name, float(value))
+            value = float(value)
+        ok = isinstance(value, want) and not (want is not bool and isinstance(value, bool))
+        if not ok:
+            raise ConfigError(
+                f"{f.name} must be {want.__name__}, got {value!r} ({type(value).__name__})"
+            )
+        if want is float and not math.isfinite(value):
+            raise ConfigError(f"{f.name} must be finite, got {value!r}")
+
+
+def _positive(cfg, *names):
+    for n in names:
+        v = getattr(cfg, n)
+        if v <= 0:
+            raise ConfigError(f"{n} must be > 0, got {v!r}")
+
+
+def _at_least(cfg, low, *names):
+    for n in names:
+        v = getattr(cfg, n)
+        if v < low:
+            raise ConfigError(f"{n} must be >= {low}, got {v!r}")
+
+
+def _in_range(cfg, name, low, high, low_open=False, high_open=False):
+    v = getattr(cfg, name)
+    bad = v < low or v > high or (low_open and v == low) or (high_open and v == high)
+    if bad:
+        lb, hb = "(" if low_open else "[", ")" if high_open else "]"
+        raise ConfigError(f"{name} must be in {lb}{low}, {high}{hb}, got {v!r}")
+
+
+def _nearest_multiples(value: int, step: int) -> str:
+    lo = (value // step) * step
+    hi = lo + step
+    return f"{hi}" if lo == 0 else f"{lo} or {hi}"
+
+
+def _check_device(device: str) -> None:
+    import torch
+
+    if device == "cpu":
+        return
+    if device == "cuda" or (device.startswith("cuda:") and device[5:].isdigit()):
+        if not torch.cuda.is_available():
+            raise ConfigError(f"device={device!r} but CUDA is not available here; use 'cpu'")
+        if ":" in device and int(device[5:]) >= torch.cuda.device_count():
+            raise ConfigError(
+                f"device={device!r} but only {torch.cuda.device_count()} CUDA device(s) exist"
+            )
+        return
+    raise ConfigError(f"device must be 'cpu', 'cuda' or 'cuda:N', got {device!r}")

@@ -1,0 +1,196 @@
+"""Policy: encode -> optional LSTM -> decode (actor and critic), as in PufferLib's split.
+
+Rollouts call :meth:`Policy.step` (one ``LSTMCell`` step per env step); training calls
+:meth:`Policy.forward_sequence`, which runs ``nn.LSTM`` over whole segments with the same
+weights, from the state stored at each segment's start, resetting the state wherever an
+episode ended inside the segment (so training recomputes exactly what the rollout saw).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+from gymnasium import spaces
+from torch import nn
+
+
+class MLPEncoder(nn.Module):
+    """Flatten the observation and apply Linear + GELU."""
+
+    def __init__(self, obs_space: spaces.Space, hidden: int):
+        super().__init__()
+        self.obs_dim = int(np.prod(obs_space.shape))
+        self.linear = nn.Linear(self.obs_dim, hidden)
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        return nn.functional.gelu(self.linear(obs.reshape(obs.shape[0], -1).float()))
+
+
+class ActionHead:
+    """Sampling, log-probabilities and entropy for one action space, from raw actor outputs."""
+
+    def __init__(self, space: spaces.Space):
+        self.space = space
+        if isinstance(space, spaces.Discrete):
+            self.kind, self.sizes = "discrete", [int(space.n)]
+        elif isinstance(space, spaces.MultiDiscrete):
+            self.kind, self.sizes = "discrete", [int(n) for n in np.asarray(space.nvec).ravel()]
+        elif isinstance(space, spaces.Box):
+            self.kind, self.sizes = "gaussian", [int(np.prod(space.shape))]
+        else:
+            raise TypeError(f"unsupported action space {space}: use Discrete, MultiDiscrete or Box")
+        self.out_dim = sum(self.sizes)
+        self.action_shape = () if isinstance(space, spaces.Discrete) else tuple(space.shape)
+
+    def sample(self, out: torch.Tensor, log_std: torch.Tensor | None, gen=None):
+        """Return (action, logprob); discrete actions are int64."""
+        if self.kind == "gaussian":
+            noise = torch.randn(out.shape, generator=gen, device=out.device, dtype=out.dtype)
+            action = out + log_std.exp() * noise
+            return action.reshape(out.shape[0], *self.action_shape), self.logprob(
+                out, log_std, action
+            )
+        actions, logps = [], []
+        for logits in out.split(self.sizes, dim=-1):
+            logp = torch.log_softmax(logits, dim=-1)
+            # Gumbel-max: argmax(logits + Gumbel noise) samples the categorical.
+            u = torch.empty_like(logits).exponential_(generator=gen)
+            a = (logp - u.log()).argmax(dim=-1)
+            actions.append(a)
+            logps.append(logp.gather(-1, a.unsqueeze(-1)).squeeze(-1))
+        if len(actions) == 1 and not self.action_shape:
+            return actions[0], logps[0]
+        return torch.stack(actions, -1).reshape(out.shape[0], *self.action_shape), sum(logps)
+
+    def logprob(self, out, log_std, action):
+        if self.kind == "gaussian":
+            a = action.reshape(out.shape)
+            var = (2 * log_std).exp()
+            lp = -((a - out) ** 2) / (2 * var) - log_std - 0.5 * math.log(2 * math.pi)
+            return lp.sum(-1)
+        a = action.reshape(out.shape[0], -1).long()
+        total = 0
+        for k, logits in enumerate(out.split(self.sizes, dim=-1)):
+            logp = torch.log_softmax(logits, dim=-1)
+            total = total + logp.gather(-1, a[:, k : k + 1]).squeeze(-1)
+        return total
+
+    def entropy(self, out, log_std):
+        if self.kind == "gaussian":
+            ent = 0.5 + 0.5 * math.log(2 * math.pi) + log_std
+            return ent.sum(-1).expand(out.shape[0])
+        total = 0
+        for logits in out.split(self.sizes, dim=-1):
+            logp = torch.log_softmax(logits, dim=-1)
+            total = total - (logp.exp() * logp).sum(-1)
+        return total
+
+
+class Policy(nn.Module):
+    """Encoder, optional LSTM, actor and critic for one env's spaces."""
+
+    def __init__(
+        self,
+        obs_space: spaces.Space,
+        act_space: spaces.Space,
+        hidden: int = 128,
+        rnn: bool = True,
+        encoder: nn.Module | None = None,
+        seed: int = 0,
+    ):
+        super().__init__()
+        self.hidden = hidden
+        self.head = ActionHead(act_space)
+        self.encoder = encoder if encoder is not None else MLPEncoder(obs_space, hidden)
+        self.lstm = nn.LSTM(hidden, hidden, batch_first=True) if rnn else None
+        if rnn:
+            # One-step cell for rollouts sharing the LSTM's parameters (same weights).
+            self.cell = nn.LSTMCell(hidden, hidden)
+            for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
+                setattr(self.cell, name, getattr(self.lstm, f"{name}_l0"))
+        self.actor = nn.Linear(hidden, self.head.out_dim)
+        self.critic = nn.Linear(hidden, 1)
+        self.log_std = (
+            nn.Parameter(torch.full((self.head.out_dim,), -0.5))
+            if self.head.kind == "gaussian"
+            else None
+        )
+        self._init_weights(seed)
+
+    @property
+    def recurrent(self) -> bool:
+        return self.lstm is not None
+
+    def _init_weights(self, seed: int) -> None:
+        # Orthogonal init (gain sqrt 2 hidden, 0.01 actor, 1 critic), from a private generator
+        # so concurrent runs in one process stay reproducible.
+        gen = torch.Generator().manual_seed(seed)
+        for module in self.modules():
+            if isinstance(module, nn.Linear) and module not in (self.actor, self.critic):
+                nn.init.orthogonal_(module.weight, math.sqrt(2), generator=gen)
+                nn.init.zeros_(module.bias)
+        nn.init.orthogonal_(self.actor.weight, 0.01, generator=gen)
+        nn.init.zeros_(self.actor.bias)
+        nn.init.orthogonal_(self.critic.weight, 1.0, generator=gen)
+        nn.init.zeros_(self.critic.bias)
+        if self.lstm is not None:
+            for name, p in self.lstm.named_parameters():
+                if "weight" in name:
+                    nn.init.orthogonal_(p, 1.0, generator=gen)
+                else:
+                    nn.init.zeros_(p)
+
+    def initial_state(self, n: int, device="cpu"):
+        if not self.recurrent:
+            return None
+        z = torch.zeros(n, self.hidden, device=device)
+        return (z, z.clone())
+
+    def decode(self, h: torch.Tensor):
+        return self.actor(h), self.critic(h).squeeze(-1)
+
+    def step(self, obs: torch.Tensor, state):
+        """One rollout step: (actor output, value, new state)."""
+        x = self.encoder(obs)
+        if self.recurrent:
+            h, c = self.cell(x, state)
+            state = (h, c)
+            x = h
+        out, value = self.decode(x)
+        return out, value, state
+
+    def value(self, obs: torch.Tensor, state) -> torch.Tensor:
+        return self.step(obs, state)[1]
+
+    def forward_sequence(self, obs: torch.Tensor, state, starts: torch.Tensor | None = None):
+        """Training pass over segments: obs (B, T, ...) -> actor out (B*T, k), values (B, T).
+
+        ``state`` is the (h, c) at each segment's start, each (B, H); ``starts[b, t]`` is 1
+        where observation t begins a new episode (the state is zeroed before it).
+        """
+        b, t = obs.shape[:2]
+        x = self.encoder(obs.reshape(b * t, *obs.shape[2:]))
+        if self.recurrent:
+            x = x.reshape(b, t, -1)
+            h, c = state[0].unsqueeze(0), state[1].unsqueeze(0)
+            cuts = []
+            if starts is not None and t > 1:
+                cuts = torch.nonzero(starts[:, 1:].any(0)).flatten().add(1).tolist()
+            if not cuts:
+                x, _ = self.lstm(x, (h, c))
+            else:
+                pieces, lo = [], 0
+                for cut in [*cuts, t]:
+                    if cut > lo:
+                        if lo > 0:
+                            keep = (1.0 - starts[:, lo]).reshape(1, b, 1)
+                            h, c = h * keep, c * keep
+                        y, (h, c) = self.lstm(x[:, lo:cut], (h, c))
+                        pieces.append(y)
+                    lo = cut
+                x = torch.cat(pieces, 1)
+            x = x.reshape(b * t, -1)
+        out, value = self.decode(x)
+        return out, value.reshape(b, t)

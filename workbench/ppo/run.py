@@ -1,0 +1,260 @@
+"""The public API: ``train()`` (blocking) and ``launch()`` (background thread).
+
+Both record the run in the store: every metric row as it is produced, and a final status
+(finished, stopped or failed with its error) with a checkpoint, whatever ends the run.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from workbench.ppo.config import TrainConfig, make_config
+from workbench.ppo.trainer import Trainer, evaluate, load_checkpoint
+from workbench.store import RunStore
+
+
+@dataclass
+class Run:
+    """A finished (or stopped, or failed) run: its record, curve and trained policy."""
+
+    id: str
+    config: TrainConfig
+    status: str
+    summary: dict
+    store: RunStore
+    checkpoint: str | None = None
+    error: str | None = None
+    policy: object = field(default=None, repr=False)
+
+    def curve(self) -> pd.DataFrame:
+        return self.store.curve(self.id)
+
+
+class RunHandle:
+    """A run training in a background thread: ``stop()``, ``wait()``, ``status``, ``latest()``."""
+
+    def __init__(self, run_id: str, config: TrainConfig, store: RunStore):
+        self.run_id = run_id
+        self.config = config
+        self.store = store
+        self._stop = threading.Event()
+        self._latest: dict | None = None
+        self._status = "running"
+        self._run: Run | None = None
+        self.error: BaseException | None = None
+        self.thread: threading.Thread | None = None
+
+    @property
+    def status(self) -> str:
+        return self._status
+
+    def latest(self) -> dict | None:
+        """The newest metric row, or None before the first epoch ends."""
+        return self._latest
+
+    def stop(self) -> None:
+        """Ask the run to stop at the next env step; it is recorded as stopped."""
+        self._stop.set()
+
+    def wait(self, timeout: float | None = None) -> Run | None:
+        """Block until the run ends (or ``timeout`` seconds); returns the Run when ended."""
+        if self.thread is not None:
+            self.thread.join(timeout)
+        return self._run
+
+    @property
+    def done(self) -> bool:
+        return self._status != "running"
+
+    def __repr__(self) -> str:
+        steps = self._latest["agent_steps"] if self._latest else 0
+        return f"RunHandle({self.run_id!r}, {self.config.env}, {self._status}, steps={steps})"
+
+
+def _open_store(store) -> RunStore:
+    return store if isinstance(store, RunStore) else RunStore(store)
+
+
+def _prepare(env_or_config, overrides, store, name):
+    cfg = make_config(env_or_config, **overrides)
+    store = _open_store(store)
+    run_name = name or cfg.name or f"{cfg.env}-{time.strftime('%m%d-%H%M%S')}"
+    run_id = store.create_run(run_name, cfg.env, cfg.to_dict())
+    return cfg, store, run_id
+
+
+def train(
+    env_or_config: str | TrainConfig | dict | None = None,
+    *,
+    store=None,
+    on_log: Callable[[dict], None] | None = None,
+    resume: str | None = None,
+    name: str | None = None,
+    **overrides,
+) -> Run:
+    """Train to ``total_steps`` and return the :class:`Run` (blocking).
+
+    ``env_or_config``: an env name (its TOML overrides apply), a TrainConfig or a dict;
+    keyword overrides win. ``store``: a RunStore or a path (default ``$WORKBENCH_DB`` or
+    ``runs/workbench.db``). ``on_log(row)`` receives each metric row. ``resume``: a
+    checkpoint path or run id to continue from. Ctrl-C records the run as stopped, then
+    re-raises; any other exception records it as failed, then re-raises.
+    """
+    cfg, store, run_id = _prepare(env_or_config, overrides, store, name)
+    return _execute(cfg, store, run_id, on_log=on_log, resume=resume)
+
+
+def launch(
+    env_or_config: str | TrainConfig | dict | None = None,
+    *,
+    store=None,
+    on_log: Callable[[dict], None] | None = None,
+    resume: str | None = None,
+    name: str | None = None,
+    **overrides,
+) -> RunHandle:
+    """Start training in a background thread and return its :class:`RunHandle` at once.
+
+    An invalid config raises here, before anything starts.
+    """
+    cfg, store, run_id = _prepare(env_or_config, overrides, store, name)
+    handle = RunHandle(run_id, cfg, store)
+
+    def target():
+        try:
+            _execute(cfg, store, run_id, on_log=on_log, resume=resume, handle=handle)
+        except BaseException as e:  # recorded in the store and on the handle
+            handle.error = e
+
+    handle.thread = threading.Thread(target=target, name=f"workbench-{run_id}", daemon=True)
+    handle.thread.start()
+    return handle
+
+
+def _resolve_resume(resume: str, store: RunStore) -> str:
+    if Path(resume).exists():
+        return resume
+    try:
+        ckpt = store.run(resume)["checkpoint"]
+    except KeyError:
+        raise FileNotFoundError(
+            f"resume={resume!r} is neither a checkpoint file nor a run id in {store.path}"
+        ) from None
+    if not ckpt:
+        raise FileNotFoundError(f"run {resume!r} has no checkpoint")
+    return ckpt
+
+
+def _execute(
+    cfg: TrainConfig,
+    store: RunStore,
+    run_id: str,
+    on_log=None,
+    resume=None,
+    handle: RunHandle | None = None,
+) -> Run:
+    stop = handle._stop if handle else None
+    ckpt_path = store.path.parent / "checkpoints" / run_id / "model.pt"
+    trainer = None
+    status, error, summary, seq = "finished", None, {}, 0
+    start = time.perf_counter()
+    try:
+        trainer = Trainer(cfg)
+        if resume:
+            trainer.load(_resolve_resume(resume, store))
+        while trainer.agent_steps < cfg.total_steps:
+            row = trainer.train_epoch(stop)
+            if row is None:
+                status = "stopped"
+                break
+            row["wall_time"] = time.perf_counter() - start
+            store.log(run_id, seq, row)
+            seq += 1
+            _note(summary, row)
+            if handle is not None:
+                handle._latest = row
+            if on_log is not None:
+                on_log(row)
+            if cfg.checkpoint_interval and trainer.epoch % cfg.checkpoint_interval == 0:
+                store.set_checkpoint(run_id, str(trainer.save(ckpt_path)))
+            if stop is not None and stop.is_set():
+                status = "stopped"
+                break
+        if status == "finished" and cfg.eval_episodes:
+            result = evaluate(
+                trainer.policy, trainer.env, cfg.eval_episodes, seed=cfg.seed + 1, device=cfg.device
+            )
+            summary.update({f"eval/{k}": v for k, v in result.items()})
+            for key in ("score", "perf", "episode_return"):
+                if key in result:
+                    summary[key] = result[key]
+    except KeyboardInterrupt:
+        status, error = "stopped", "KeyboardInterrupt"
+        raise
+    except BaseException as e:
+        status, error = "failed", "".join(traceback.format_exception(e)).strip()
+        raise
+    finally:
+        summary["wall_time"] = time.perf_counter() - start
+        if trainer is not None:
+            summary["agent_steps"] = trainer.agent_steps
+            summary["epochs"] = trainer.epoch
+            try:
+                store.set_checkpoint(run_id, str(trainer.save(ckpt_path)))
+            except Exception as e:  # keep the original error; note this one
+                error = f"{error or ''}\ncheckpoint failed: {e}".strip()
+        store.finish(run_id, status, summary, error)
+        if handle is not None:
+            handle._status = status
+            handle._run = Run(
+                run_id,
+                cfg,
+                status,
+                summary,
+                store,
+                str(ckpt_path) if trainer else None,
+                error,
+                trainer.policy if trainer else None,
+            )
+    return (
+        handle._run
+        if handle
+        else Run(run_id, cfg, status, summary, store, str(ckpt_path), error, trainer.policy)
+    )
+
+
+def _note(summary: dict, row: dict) -> None:
+    """Keep the latest training figures in the summary (eval results override them)."""
+    summary["sps"] = row["sps"]
+    for key in ("score", "perf", "episode_return", "episode_length"):
+        if f"env/{key}" in row:
+            summary[key] = row[f"env/{key}"]
+            summary[f"train/{key}"] = row[f"env/{key}"]
+
+
+def load_policy(checkpoint: str, device: str = "cpu"):
+    """Rebuild the policy stored in a checkpoint (and its config)."""
+    from workbench.envs import make
+    from workbench.ppo.policy import Policy
+
+    ckpt = load_checkpoint(checkpoint, device)
+    cfg = make_config(ckpt["config"])
+    env = make(cfg.env, num_envs=1, **cfg.env_params)
+    encoder = getattr(env, "make_encoder", None)
+    policy = Policy(
+        env.single_observation_space,
+        env.single_action_space,
+        cfg.hidden_size,
+        cfg.rnn,
+        encoder=encoder(cfg.hidden_size) if encoder else None,
+    )
+    policy.load_state_dict(ckpt["policy"])
+    env.close()
+    return policy.to(device), cfg
