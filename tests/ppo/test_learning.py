@@ -1,0 +1,31 @@
+"""Learning on tiny sanity envs, within seconds on a CPU."""
+
+import pytest
+
+import workbench
+
+
+def learn(env, tmp_path, **kw):
+    base = dict(
+        num_envs=64,
+        bptt_horizon=16,
+        minibatch_size=512,
+        learning_rate=0.01,
+        eval_episodes=64,
+        store=tmp_path / "wb.db",
+    )
+    return workbench.train(env, **{**base, **kw})
+
+
+@pytest.mark.parametrize("rnn", [False, True])
+def test_bandit_learns_the_best_arm(tmp_path, rnn):
+    run = learn("bandit", tmp_path, rnn=rnn, total_steps=40_000)
+    assert run.status == "finished"
+    assert run.summary["eval/perf"] >= 0.9  # chance is 0.25
+
+
+def test_memory_needs_the_lstm(tmp_path):
+    with_lstm = learn("memory", tmp_path, rnn=True, total_steps=100_000)
+    without = learn("memory", tmp_path, rnn=False, total_steps=100_000)
+    assert with_lstm.summary["eval/perf"] >= 0.9
+    assert without.summary["eval/perf"] <= 0.7  # chance is 0.5
