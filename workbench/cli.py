@@ -1,9 +1,136 @@
-"""Command line: ``python -m workbench <command> ...``."""
+"""Command line: ``python -m workbench {train,eval,runs,bench} ...``.
+
+Training flags are generated from TrainConfig (``learning_rate`` -> ``--learning-rate``)
+and from the env's own parameters (``--frameskip``), so the same keys work everywhere.
+"""
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
+
+
+def _bool(text: str) -> bool:
+    low = text.lower()
+    if low in ("1", "true", "yes", "on"):
+        return True
+    if low in ("0", "false", "no", "off"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
+
+
+def _add_config_flags(parser: argparse.ArgumentParser, env: str | None) -> None:
+    from workbench.envs.registry import COMMON_PARAMS, env_params
+    from workbench.ppo.config import TrainConfig, field_docs
+
+    docs = field_docs()
+    group = parser.add_argument_group("training (TrainConfig fields)")
+    for f in dataclasses.fields(TrainConfig):
+        if f.name in ("env", "env_params"):
+            continue
+        kind = {"int": int, "float": float, "str": str, "bool": _bool}[str(f.type)]
+        group.add_argument(
+            f"--{f.name.replace('_', '-')}",
+            dest=f.name,
+            type=kind,
+            default=argparse.SUPPRESS,
+            help=docs.get(f.name, ""),
+        )
+    if env:
+        try:
+            params = env_params(env)
+        except ValueError:
+            return
+        group = parser.add_argument_group(f"{env} parameters")
+        for name, p in params.items():
+            if name in COMMON_PARAMS:
+                continue
+            kind = _bool if p.type is bool else p.type
+            group.add_argument(
+                f"--{name.replace('_', '-')}",
+                dest=f"env.{name}",
+                type=kind,
+                metavar=name.upper(),
+                default=argparse.SUPPRESS,
+                help=f"{p.doc} ({p.valid_text()})",
+            )
+
+
+def _overrides(args: argparse.Namespace) -> dict:
+    skip = {"command", "func", "env", "db", "resume", "quiet", "what"}
+    out, env_params = {}, {}
+    for key, value in vars(args).items():
+        if key.startswith("env."):
+            env_params[key[4:]] = value
+        elif key not in skip:
+            out[key] = value
+    if env_params:
+        out["env_params"] = env_params
+    return out
+
+
+def _train(args) -> None:
+    import workbench
+    from workbench.dashboard import Dashboard
+    from workbench.ppo.config import make_config
+
+    overrides = _overrides(args)
+    cfg = make_config(args.env, **overrides)
+    board = Dashboard(cfg.total_steps, title=f"{cfg.env}")
+    last = {}
+
+    def on_log(row):
+        last.update(row)
+        if not args.quiet:
+            board(row)
+
+    try:
+        run = workbench.train(cfg, store=args.db, on_log=on_log, resume=args.resume)
+    except KeyboardInterrupt:
+        print("\nstopped: the run is recorded as stopped, with its checkpoint", file=sys.stderr)
+        sys.exit(130)
+    if last and not args.quiet:
+        board(last, force=True)
+    s = run.summary
+    print(
+        f"run {run.id} {run.status}: {s.get('agent_steps', 0):,} steps in "
+        f"{s.get('wall_time', 0):.1f}s; eval score {s.get('eval/score', float('nan')):.2f}, "
+        f"perf {s.get('eval/perf', float('nan')):.3f}; checkpoint {run.checkpoint}"
+    )
+
+
+def _eval(args) -> None:
+    from pathlib import Path
+
+    from workbench.ppo.run import _resolve_resume, load_policy, run_eval
+    from workbench.store import RunStore
+
+    ckpt = args.target
+    if not Path(ckpt).exists():
+        ckpt = _resolve_resume(args.target, RunStore(args.db))
+    policy, cfg = load_policy(ckpt)
+    result = run_eval(policy, cfg, args.episodes, seed=args.seed)
+    print(
+        f"{cfg.env} checkpoint {ckpt}: "
+        + ", ".join(
+            f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}" for k, v in result.items()
+        )
+    )
+
+
+def _runs(args) -> None:
+    import pandas as pd
+
+    from workbench.store import RunStore
+
+    df = RunStore(args.db).runs(args.query)
+    if df.empty:
+        print("no runs" + (f" match {args.query!r}" if args.query else ""))
+        return
+    cols = [c for c in args.columns.split(",") if c in df.columns]
+    with pd.option_context("display.width", 200, "display.max_columns", 20):
+        print(df[cols].to_string(index=False, float_format=lambda x: f"{x:.4g}"))
 
 
 def _bench_env(args) -> None:
@@ -15,9 +142,43 @@ def _bench_env(args) -> None:
     )
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m workbench", description=__doc__)
+def _bench_train(args) -> None:
+    from workbench.bench import train as bench_train
+
+    bench_train.run(args.name, epochs=args.epochs)
+
+
+def build_parser(argv: list[str]) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m workbench",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     sub = parser.add_subparsers(dest="command", required=True)
+
+    env_name = argv[1] if len(argv) > 1 and argv[0] == "train" else None
+    train = sub.add_parser("train", help="train an env with PPO, live dashboard")
+    train.add_argument("env", help="registered env name, e.g. breakout")
+    train.add_argument(
+        "--db", default=None, help="run store path (default $WORKBENCH_DB or runs/workbench.db)"
+    )
+    train.add_argument("--resume", default=None, help="checkpoint path or run id")
+    train.add_argument("--quiet", action="store_true", help="no dashboard")
+    _add_config_flags(train, env_name)
+    train.set_defaults(func=_train)
+
+    ev = sub.add_parser("eval", help="evaluate a checkpoint on fresh episodes")
+    ev.add_argument("target", help="checkpoint path or run id")
+    ev.add_argument("--episodes", type=int, default=64)
+    ev.add_argument("--seed", type=int, default=12345)
+    ev.add_argument("--db", default=None)
+    ev.set_defaults(func=_eval)
+
+    runs = sub.add_parser("runs", help="table of the run store")
+    runs.add_argument("--query", default=None, help='pandas query, e.g. "score >= 300"')
+    runs.add_argument("--db", default=None)
+    runs.add_argument("--columns", default="id,name,env,status,agent_steps,wall_time,score,perf")
+    runs.set_defaults(func=_runs)
 
     bench = sub.add_parser("bench", help="benchmarks (print a table, write benchmarks/results/)")
     bench_sub = bench.add_subparsers(dest="what", required=True)
@@ -28,14 +189,18 @@ def build_parser() -> argparse.ArgumentParser:
     env.add_argument("--repeats", type=int, default=5, help="repeats (median reported)")
     env.add_argument("--no-pin", action="store_true", help="do not pin to one core")
     env.set_defaults(func=_bench_env)
+    tr = bench_sub.add_parser("train", help="end-to-end training steps/s vs the policy bound")
+    tr.add_argument("name", help="registered env name, e.g. breakout")
+    tr.add_argument("--epochs", type=int, default=8, help="timed epochs per policy")
+    tr.set_defaults(func=_bench_train)
     return parser
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    args = build_parser(argv).parse_args(argv)
     try:
         args.func(args)
-    except (ValueError, TypeError) as e:
+    except (ValueError, TypeError, FileNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(2)

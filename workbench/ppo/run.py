@@ -188,9 +188,7 @@ def _execute(
                 status = "stopped"
                 break
         if status == "finished" and cfg.eval_episodes:
-            result = evaluate(
-                trainer.policy, trainer.env, cfg.eval_episodes, seed=cfg.seed + 1, device=cfg.device
-            )
+            result = run_eval(trainer.policy, cfg, cfg.eval_episodes, seed=cfg.seed + 1)
             summary.update({f"eval/{k}": v for k, v in result.items()})
             for key in ("score", "perf", "episode_return"):
                 if key in result:
@@ -237,6 +235,17 @@ def _note(summary: dict, row: dict) -> None:
         if f"env/{key}" in row:
             summary[key] = row[f"env/{key}"]
             summary[f"train/{key}"] = row[f"env/{key}"]
+
+
+def run_eval(policy, cfg: TrainConfig, episodes: int, seed: int) -> dict:
+    """Evaluate on a fresh env with one copy per episode wanted (first episodes only)."""
+    from workbench.envs import make
+
+    env = make(cfg.env, num_envs=episodes, seed=seed, log_interval=1 << 30, **cfg.env_params)
+    try:
+        return evaluate(policy, env, seed=seed, device=cfg.device)
+    finally:
+        env.close()
 
 
 def load_policy(checkpoint: str, device: str = "cpu"):

@@ -370,13 +370,12 @@ def load_checkpoint(path, device="cpu") -> dict:
 
 
 @torch.no_grad()
-def evaluate(
-    policy: Policy, env, episodes: int = 64, max_steps: int = 27_000, seed: int = 0, device="cpu"
-) -> dict:
-    """Reset every copy and run fresh episodes; mean log of each agent's first episode.
+def evaluate(policy: Policy, env, max_steps: int = 27_000, seed: int = 0, device="cpu") -> dict:
+    """Reset every agent of ``env`` and run until each finished one fresh episode.
 
-    Counting only first episodes avoids the bias toward short episodes that taking the
-    first N to finish would have. Stops once ``episodes`` agents finished (or max_steps).
+    Only each agent's first episode counts: stopping at the first N episodes to finish
+    would keep the shortest ones (the lowest scores in most games). Size the env to the
+    number of episodes wanted. ``unfinished`` counts agents still playing at max_steps.
     """
     device = torch.device(device)
     gen = torch.Generator(device).manual_seed(seed)
@@ -388,9 +387,8 @@ def evaluate(
     done = np.zeros(n, dtype=bool)
     obs_view, act_view = torch.from_numpy(env.observations), torch.from_numpy(env.actions)
     acc: dict = {}
-    target = min(episodes, n)
     steps = 0
-    while finished.sum() < target and steps < max_steps:
+    while not finished.all() and steps < max_steps:
         out, _, state = policy.step(obs_view.to(device), state)
         action, _ = policy.head.sample(out, policy.log_std, gen)
         act_view.copy_(action)
@@ -401,6 +399,8 @@ def evaluate(
             log = env.log()
             first = done & ~finished
             if log and first.any():
+                # The log averages every episode that ended this step; weight it by the
+                # share of first episodes (exact unless a step mixes first and repeat ones).
                 merge_log(acc, log, weight=first.sum() / done.sum())
             finished |= done
             if state is not None:
@@ -408,5 +408,6 @@ def evaluate(
                 state = (state[0] * keep, state[1] * keep)
     out = log_means(acc)
     out["episodes"] = int(finished.sum())
+    out["unfinished"] = int(n - finished.sum())
     out["steps"] = steps
     return out

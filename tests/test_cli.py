@@ -1,0 +1,94 @@
+"""The command line: train (plain dashboard lines when piped), runs, eval, errors."""
+
+import subprocess
+import sys
+
+import pytest
+
+from workbench.dashboard import Dashboard
+
+
+def cli(*args, db, check=True):
+    proc = subprocess.run(
+        [sys.executable, "-m", "workbench", *args, "--db", str(db)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    if check:
+        assert proc.returncode == 0, proc.stderr
+    return proc
+
+
+def test_train_runs_eval_round_trip(tmp_path):
+    db = tmp_path / "wb.db"
+    out = cli(
+        "train",
+        "bandit",
+        "--total-steps",
+        "40000",
+        "--num-envs",
+        "64",
+        "--bptt-horizon",
+        "16",
+        "--minibatch-size",
+        "512",
+        "--learning-rate",
+        "0.01",
+        "--rnn",
+        "false",
+        "--arms",
+        "5",
+        db=db,
+    ).stdout
+    assert "\x1b[" not in out  # not a terminal: plain lines
+    assert "sps" in out and "finished" in out
+    from workbench.store import RunStore
+
+    run = RunStore(db).runs().iloc[0]
+    assert run["arms"] == 5 and run["rnn"] == False  # noqa: E712 - flags reached the config
+    assert run["eval/perf"] >= 0.9
+    table = cli("runs", db=db).stdout
+    assert run["id"] in table and "finished" in table
+    assert "no runs match" in cli("runs", "--query", "perf > 2", db=db).stdout
+    result = cli("eval", run["id"], "--episodes", "20", db=db).stdout
+    assert "perf 1.000" in result or "perf 0.9" in result
+
+
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["--minibatch-size", "100", "--bptt-horizon", "16"], "nearest valid: 96 or 112"),
+        (["--gamma", "2"], "gamma must be in (0.0, 1.0], got 2.0"),
+        (["--arms", "1"], "'arms' must be int in [2, 64], got 1"),
+    ],
+)
+def test_bad_flags_are_one_line_errors(tmp_path, args, message):
+    proc = cli("train", "bandit", *args, db=tmp_path / "wb.db", check=False)
+    assert proc.returncode == 2
+    assert message in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_live_dashboard_redraws_in_place():
+    import io
+
+    stream = io.StringIO()
+    board = Dashboard(1000, stream=stream, live=True, redraw_every=0)
+    row = {
+        "agent_steps": 500,
+        "wall_time": 2.0,
+        "epoch": 3,
+        "sps": 250.0,
+        "env/score": 7.0,
+        "env/perf": 0.5,
+        **{
+            f"losses/{k}": 0.1
+            for k in ("policy", "value", "entropy", "approx_kl", "clipfrac", "explained_variance")
+        },
+        **{f"timing/{k}": 1.0 for k in ("env", "forward", "copy", "learn", "misc")},
+    }
+    board(row)
+    board(row)
+    text = stream.getvalue()
+    assert "50.0%" in text and "eta 0:00:02" in text and "score     7.00" in text
+    assert "\x1b[7F" in text  # second draw moves up over the first
