@@ -141,8 +141,9 @@ def test_nan_loss_is_detected_before_the_weights_change():
 
 def test_evaluate_counts_each_agents_first_episode():
     t = trainer("memory", rnn=True, num_envs=16)
-    result = evaluate(t.policy, t.env, episodes=16)
+    result = evaluate(t.policy, t.env)
     assert result["episodes"] == 16 and result["n"] == pytest.approx(16)
+    assert result["unfinished"] == 0
     assert result["steps"] == 4 + 1  # delay 4: every first episode is 5 steps
     assert 0.0 <= result["perf"] <= 1.0
 
