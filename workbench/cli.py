@@ -148,6 +148,13 @@ def _bench_train(args) -> None:
     bench_train.run(args.name, epochs=args.epochs)
 
 
+def _bench_learn(args) -> None:
+    from workbench.bench import learn as bench_learn
+
+    seeds = tuple(int(s) for s in args.seeds.split(","))
+    bench_learn.run(args.name, seconds=args.seconds, seeds=seeds)
+
+
 def build_parser(argv: list[str]) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m workbench",
@@ -193,6 +200,11 @@ def build_parser(argv: list[str]) -> argparse.ArgumentParser:
     tr.add_argument("name", help="registered env name, e.g. breakout")
     tr.add_argument("--epochs", type=int, default=8, help="timed epochs per policy")
     tr.set_defaults(func=_bench_train)
+    le = bench_sub.add_parser("learn", help="time and steps to score thresholds, final eval")
+    le.add_argument("name", help="registered env name, e.g. breakout")
+    le.add_argument("--seconds", type=float, default=None, help="wall-clock budget per seed")
+    le.add_argument("--seeds", default="0", help="comma-separated seeds")
+    le.set_defaults(func=_bench_learn)
     return parser
 
 
