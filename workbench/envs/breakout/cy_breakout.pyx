@@ -10,6 +10,7 @@ from libc.stdint cimport uint64_t
 from libc.stdlib cimport calloc, free
 from libc.string cimport memcpy, memset
 
+from workbench.envs.draw cimport fill_rect
 from workbench.envs.common cimport log_episode, rng_next, rng_seed
 
 cdef extern from *:
@@ -431,11 +432,11 @@ cdef class BreakoutCore:
             for r in range(BK_ROWS):
                 for c in range(BK_COLS):
                     if g.bricks[r * BK_COLS + c] == 0:
-                        fill(frame, c * BK_BRICK_W + 1, BK_BRICK_TOP + r * BK_BRICK_H + 1,
+                        fill_rect(frame, c * BK_BRICK_W + 1, BK_BRICK_TOP + r * BK_BRICK_H + 1,
                              BK_BRICK_W - 2, BK_BRICK_H - 2,
                              colors[r][0], colors[r][1], colors[r][2])
-            fill(frame, g.paddle_x, BK_PADDLE_Y, g.paddle_w, BK_PADDLE_H, 200, 72, 72)
-            fill(frame, g.ball_x, g.ball_y, BK_BALL, BK_BALL, 236, 236, 236)
+            fill_rect(frame, g.paddle_x, BK_PADDLE_Y, g.paddle_w, BK_PADDLE_H, 200, 72, 72)
+            fill_rect(frame, g.ball_x, g.ball_y, BK_BALL, BK_BALL, 236, 236, 236)
 
     # Read-only views of one copy's state, for tests and scripted scenarios.
     def get_state(self, int index):
@@ -481,21 +482,3 @@ cdef class BreakoutCore:
             else:
                 raise KeyError(f"unknown Breakout state field {key!r}")
         write_obs(g, &self.obs[index, 0])
-
-
-cdef inline void fill(unsigned char[:, :, ::1] frame, float fx, float fy, float fw, float fh,
-                      unsigned char cr, unsigned char cg, unsigned char cb) noexcept nogil:
-    cdef int x0 = <int>fx, y0 = <int>fy, x1 = <int>(fx + fw), y1 = <int>(fy + fh), x, y
-    if x0 < 0:
-        x0 = 0
-    if y0 < 0:
-        y0 = 0
-    if x1 > frame.shape[1]:
-        x1 = frame.shape[1]
-    if y1 > frame.shape[0]:
-        y1 = frame.shape[0]
-    for y in range(y0, y1):
-        for x in range(x0, x1):
-            frame[y, x, 0] = cr
-            frame[y, x, 1] = cg
-            frame[y, x, 2] = cb

@@ -3,6 +3,7 @@
 from libc.stdint cimport uint64_t
 from libc.stdlib cimport calloc, free
 
+from workbench.envs.draw cimport fill_rect
 from workbench.envs.common cimport log_episode, rng_next, rng_seed
 
 cdef struct Game:
@@ -79,9 +80,10 @@ cdef class MemoryCore:
                 write_obs(g, &self.obs[i, 0], self.delay)
 
     def render(self, int index, unsigned char[:, :, ::1] frame):
-        cdef int c, x, y
+        # Three slots: cue 0, cue 1, query; lit when set, dim otherwise.
+        cdef int c
         for c in range(3):
             if self.obs[index, c] > 0:
-                for y in range(frame.shape[0]):
-                    for x in range(c * 16, c * 16 + 16):
-                        frame[y, x, c] = 220
+                fill_rect(frame, c * 16 + 1, 1, 14, 14, 220 * (c != 1), 220 * (c != 0), 90)
+            else:
+                fill_rect(frame, c * 16 + 1, 1, 14, 14, 40, 40, 40)
