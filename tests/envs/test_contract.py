@@ -44,7 +44,7 @@ def test_same_seed_same_trajectory_different_seed_differs(name):
 
 @pytest.mark.parametrize("name", ENVS)
 def test_observations_in_bounds_and_logs_consistent(name):
-    env = make(name, num_envs=50, seed=0, log_interval=10**9)
+    env = make(name, num_envs=50 if name != "snake" else 2, seed=0, log_interval=10**9)
     space = env.single_observation_space
     lo = np.broadcast_to(space.low, space.shape)
     hi = np.broadcast_to(space.high, space.shape)

@@ -7,6 +7,7 @@ from workbench.envs.registry import env_params, make, names, register
 
 register("breakout", "workbench.envs.breakout:Breakout")
 register("pong", "workbench.envs.pong:Pong")
+register("snake", "workbench.envs.snake:Snake")
 register("bandit", "workbench.envs.bandit:Bandit")
 register("memory", "workbench.envs.memory:Memory")
 register("timelimit", "workbench.envs.timelimit:TimeLimit")

@@ -112,7 +112,11 @@ def validate_params(name: str, params: dict[str, Any]) -> dict[str, Any]:
             f"{name}: unknown parameter {key!r}={params[key]!r}{hint}; "
             f"valid parameters: {', '.join(spec)}"
         )
-    return {k: p.check(name, k, params.get(k, p.default)) for k, p in spec.items()}
+    checked = {k: p.check(name, k, params.get(k, p.default)) for k, p in spec.items()}
+    cross = getattr(env_class(name), "check_params", None)
+    if cross is not None:  # rules that involve several parameters
+        cross(checked)
+    return checked
 
 
 def make(name: str, **params):
