@@ -142,6 +142,14 @@ def _bench_env(args) -> None:
     )
 
 
+def _bench_adapter(args) -> None:
+    from workbench.bench import env as bench_env
+
+    bench_env.run_adapter(
+        args.env_id, num_envs=args.num_envs, seconds=args.seconds, repeats=args.repeats
+    )
+
+
 def _bench_train(args) -> None:
     from workbench.bench import train as bench_train
 
@@ -200,6 +208,12 @@ def build_parser(argv: list[str]) -> argparse.ArgumentParser:
     tr.add_argument("name", help="registered env name, e.g. breakout")
     tr.add_argument("--epochs", type=int, default=8, help="timed epochs per policy")
     tr.set_defaults(func=_bench_train)
+    ad = bench_sub.add_parser("adapter", help="Gymnasium adapter overhead vs raw Gymnasium")
+    ad.add_argument("env_id", help="Gymnasium id, e.g. CartPole-v1")
+    ad.add_argument("--num-envs", type=int, default=64)
+    ad.add_argument("--seconds", type=float, default=2.0)
+    ad.add_argument("--repeats", type=int, default=5)
+    ad.set_defaults(func=_bench_adapter)
     le = bench_sub.add_parser("learn", help="time and steps to score thresholds, final eval")
     le.add_argument("name", help="registered env name, e.g. breakout")
     le.add_argument("--seconds", type=float, default=None, help="wall-clock budget per seed")

@@ -68,7 +68,7 @@ def _fmt(value) -> str:
 
 def write_result(name: str, payload: dict) -> Path:
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
-    path = RESULTS_DIR / f"{name}.json"
+    path = RESULTS_DIR / f"{name.replace(':', '_').replace('/', '_')}.json"
     payload = {"benchmark": name, "machine": machine(), **payload}
     path.write_text(json.dumps(payload, indent=2) + "\n")
     print(f"wrote {path}")

@@ -104,3 +104,45 @@ def run(
         },
     )
     return {"results": results}
+
+
+def run_adapter(env_id: str, num_envs: int = 64, seconds: float = 2.0, repeats: int = 5) -> dict:
+    """Gymnasium adapter overhead: raw SyncVectorEnv stepping vs the adapter, interleaved."""
+    import gymnasium as gym
+
+    raw = gym.vector.SyncVectorEnv(
+        [lambda: gym.make(env_id)] * num_envs, autoreset_mode=gym.vector.AutoresetMode.SAME_STEP
+    )
+    raw.reset(seed=0)
+    adapted = make(f"gym:{env_id}", num_envs=num_envs, seed=0)
+    cache = random_actions(adapted, CACHE_STEPS)
+    raw_cache = [a.astype(raw.single_action_space.dtype or np.int64) for a in cache]
+
+    def time_raw() -> float:
+        steps, start = 0, time.perf_counter()
+        while time.perf_counter() - start < seconds:
+            for a in raw_cache:
+                raw.step(a)
+            steps += len(raw_cache)
+        return steps * num_envs / (time.perf_counter() - start)
+
+    raw_sps, adapter_sps = [], []
+    for _ in range(repeats):  # interleaved, so drifts in machine load hit both alike
+        raw_sps.append(time_raw())
+        adapter_sps.append(time_steps(adapted, seconds))
+    r, a = summarize(raw_sps), summarize(adapter_sps)
+    overhead = r["median"] / a["median"] - 1.0
+    print(f"gym:{env_id}, {num_envs} copies, median of {repeats} x {seconds}s, interleaved")
+    print_table(
+        ["stepping", "median", "spread"],
+        [
+            ["raw gymnasium SyncVectorEnv", r["median"], f"{r['spread']:.1%}"],
+            ["workbench adapter", a["median"], f"{a['spread']:.1%}"],
+        ],
+    )
+    print(f"adapter overhead: {overhead:.1%} (time per step, adapter / raw - 1)")
+    write_result(
+        f"adapter_{env_id}",
+        {"env": env_id, "num_envs": num_envs, "raw_sps": r, "adapter_sps": a, "overhead": overhead},
+    )
+    return {"overhead": overhead}

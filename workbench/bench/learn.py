@@ -2,7 +2,8 @@
 
 Trains with the env's config (``workbench/configs/<env>.toml``), optionally for a
 wall-clock budget, per seed; reports wall-clock time and agent steps until the episode
-metric first reaches each threshold (per-epoch mean, and a 5-epoch rolling mean), then
+metric first reaches each threshold (per-epoch mean, and the mean of the last 20+
+episodes), then
 evaluates the final policy on fresh episodes. Writes ``benchmarks/results/learn_<env>.json``.
 """
 
@@ -17,8 +18,29 @@ from workbench.bench.common import print_table, write_result
 from workbench.ppo.run import launch, run_eval
 
 # Metric and thresholds reported per env (others: perf at 0.5 and 0.9).
-THRESHOLDS = {"breakout": ("score", (300, 500, 800))}
-SMOOTH = 5
+THRESHOLDS = {
+    "breakout": ("score", (300, 500, 800)),
+    "pong": ("perf", (0.5, 0.9, 0.95)),
+    "snake": ("score", (10, 25, 50)),
+    "gym:CartPole-v1": ("episode_return", (475,)),
+}
+WINDOW = 20  # episodes in the "recent mean"
+
+
+def recent_mean(curve, column: str, window: int = WINDOW):
+    """Per row: mean of ``column`` over the most recent rows holding >= ``window`` episodes."""
+    counts = curve["env/n"].fillna(0).to_numpy()
+    values = curve[column].fillna(0).to_numpy()
+    out = []
+    for i in range(len(curve)):
+        total = weight = 0.0
+        for j in range(i, -1, -1):
+            total += counts[j] * values[j]
+            weight += counts[j]
+            if weight >= window:
+                break
+        out.append(total / weight if weight >= window else float("nan"))
+    return out
 
 
 def first_reach(curve, column: str, target: float) -> dict | None:
@@ -45,7 +67,7 @@ def run(
             finished = handle.wait()
             curve = finished.curve()
             col = f"env/{metric}"
-            curve["smooth"] = curve[col].rolling(SMOOTH, min_periods=1).mean()
+            curve["smooth"] = recent_mean(curve, col)
             final = run_eval(finished.policy, finished.config, eval_episodes, seed=seed + 10_000)
             results.append(
                 {
@@ -56,7 +78,7 @@ def run(
                     "mean_sps": float(curve["agent_steps"].iloc[-1] / curve["wall_time"].iloc[-1]),
                     "reach": {str(t): first_reach(curve, col, t) for t in targets},
                     "reach_smoothed": {str(t): first_reach(curve, "smooth", t) for t in targets},
-                    "final_train": float(curve[col].tail(SMOOTH).mean()),
+                    "final_train": float(curve["smooth"].iloc[-1]),
                     "eval": final,
                     "curve": curve[["agent_steps", "wall_time", col]].to_dict("list"),
                     "config": finished.config.to_dict(),
@@ -78,10 +100,11 @@ def run(
             )
     print(
         f"learn {name}: time and agent steps until the per-epoch mean {metric} first "
-        f"reaches each threshold (and its {SMOOTH}-epoch rolling mean)"
+        f"reaches each threshold, and the mean of the last {WINDOW}+ episodes"
     )
     print_table(
-        ["seed", "target", "time", "steps", f"time ({SMOOTH}-ep)", f"steps ({SMOOTH}-ep)"], rows
+        ["seed", "target", "time", "steps", f"time (last {WINDOW})", f"steps (last {WINDOW})"],
+        rows,
     )
     for r in results:
         print(
@@ -91,6 +114,18 @@ def run(
             f"episodes: {metric} {r['eval'].get(metric, float('nan')):.3f}"
         )
     summary = {"median_eval": statistics.median(r["eval"].get(metric, 0) for r in results)}
+    for t in targets:
+        times = [
+            r["reach_smoothed"][str(t)]["wall_time"]
+            if r["reach_smoothed"][str(t)]
+            else float("inf")
+            for r in results
+        ]
+        summary[f"median_time_to_{t}"] = statistics.median(times)
+        print(
+            f"median over seeds, time until the last-{WINDOW} mean {metric} >= {t}: "
+            f"{statistics.median(times):.2f}s"
+        )
     write_result(
         f"learn_{name}",
         {

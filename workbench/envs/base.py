@@ -31,6 +31,8 @@ class VecEnv:
     single_observation_space: spaces.Space
     single_action_space: spaces.Space
     action_meanings: tuple[str, ...] = ()
+    #: Which episode-log keys this env reports (adapters without a perf drop it).
+    log_keys: tuple[str, ...] = LOG_KEYS
 
     def __init__(self, num_agents: int, seed: int = 0, log_interval: int = 128):
         self.num_agents = int(num_agents)
@@ -117,7 +119,8 @@ class VecEnv:
         n = sums[-1]
         if n <= 0:
             return {}
-        out = {key: float(sums[i] / n) for i, key in enumerate(LOG_KEYS[:-1])}
+        keys = self.log_keys
+        out = {key: float(sums[i] / n) for i, key in enumerate(LOG_KEYS[:-1]) if key in keys}
         out["n"] = int(n)
         sums[:] = 0
         return out

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from typing import Any
 
 _REGISTRY: dict[str, str] = {}
+# Name prefixes that select an adapter: "gym:CartPole-v1" wraps Gymnasium's CartPole-v1.
+ADAPTERS = {"gym": "workbench.envs.adapters.gym:GymnasiumEnv"}
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,8 @@ class Param:
     def check(self, env: str, key: str, value: Any) -> Any:
         """Return the value converted to the declared type, or raise naming the field."""
         where = f"{env}: parameter {key!r}"
+        if self.type is tuple and isinstance(value, list):
+            value = tuple(value)
         if self.type is bool:
             ok = isinstance(value, bool) or type(value).__name__ == "bool_"
         elif self.type is int:
@@ -84,7 +88,15 @@ def names() -> list[str]:
     return sorted(_REGISTRY)
 
 
+def _adapter(name: str) -> str | None:
+    prefix = name.split(":", 1)[0] if ":" in name else None
+    return ADAPTERS.get(prefix) if prefix else None
+
+
 def env_class(name: str):
+    if isinstance(name, str) and _adapter(name):
+        module, cls = _adapter(name).split(":")
+        return getattr(importlib.import_module(module), cls)
     if not isinstance(name, str):
         raise TypeError(f"env name must be a str, got {name!r} ({type(name).__name__})")
     if name not in _REGISTRY:
@@ -119,7 +131,17 @@ def validate_params(name: str, params: dict[str, Any]) -> dict[str, Any]:
     return checked
 
 
-def make(name: str, **params):
-    """Build env ``name`` with validated parameters, e.g. ``make("breakout", num_envs=1024)``."""
+def make(name, **params):
+    """Build env ``name`` with validated parameters, e.g. ``make("breakout", num_envs=1024)``.
+
+    ``name`` may also be ``"gym:<Gymnasium id>"`` or a callable returning a Gymnasium env.
+    """
+    if callable(name) and not isinstance(name, str):
+        from workbench.envs.adapters.gym import GymnasiumEnv
+
+        return GymnasiumEnv(name, **validate_params("gym:factory", params))
     cls = env_class(name)
-    return cls(**validate_params(name, params))
+    checked = validate_params(name, params)
+    if _adapter(name):
+        return cls(name.split(":", 1)[1], **checked)
+    return cls(**checked)

@@ -232,7 +232,7 @@ def _field_docs() -> dict[str, str]:
 
 def env_overrides(env: str) -> dict[str, Any]:
     """The per-env TOML overrides (``{}`` when the env has none)."""
-    path = CONFIG_DIR / f"{env}.toml"
+    path = CONFIG_DIR / f"{env.replace(':', '_')}.toml"
     if not path.exists():
         return {}
     data = tomllib.loads(path.read_text())

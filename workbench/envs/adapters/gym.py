@@ -1,0 +1,279 @@
+"""Gymnasium adapter: any registered Gymnasium env in the workbench buffer contract.
+
+``make("gym:CartPole-v1", num_envs=64)`` or ``make(factory, num_envs=64)`` (a callable
+returning a ``gymnasium.Env``). Copies are stepped by Gymnasium's own vector env
+(``SyncVectorEnv``, or ``AsyncVectorEnv`` with ``vectorization="async"``) in same-step
+autoreset mode: after an episode ends, the returned observation already starts the next
+one, ``terminals``/``truncations`` say which way it ended, and for truncations the last
+observation is kept in ``final_observations`` so a trainer can bootstrap from it.
+
+Observation layout: Box observations keep their shape (float32, or their own integer
+dtype); anything else is flattened in ``gymnasium.spaces.flatten`` order: Discrete and
+MultiDiscrete become one-hot blocks, MultiBinary stays 0/1, Dict concatenates its
+sub-spaces in key order (Gymnasium sorts keys), Tuple in position order. Text, Graph,
+Sequence and OneOf observations are refused with an error naming the space.
+
+Episode logs: ``episode_return`` and ``episode_length``; ``score`` is the return unless
+``score_key`` names a key of the episode's final info; ``perf`` is reported only with a
+normalisation ``perf=(low, high)`` (score mapped linearly to 0..1, clipped).
+"""
+
+from __future__ import annotations
+
+import difflib
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+
+from workbench.envs.base import LOG_KEYS, VecEnv
+from workbench.envs.registry import Param
+
+_FLAT_OK = (spaces.Box, spaces.Discrete, spaces.MultiDiscrete, spaces.MultiBinary)
+
+
+def check_flattenable(space: spaces.Space, where: str = "observation space") -> None:
+    if isinstance(space, _FLAT_OK):
+        return
+    if isinstance(space, spaces.Dict):
+        for key, sub in space.spaces.items():
+            check_flattenable(sub, f"{where}[{key!r}]")
+        return
+    if isinstance(space, spaces.Tuple):
+        for i, sub in enumerate(space.spaces):
+            check_flattenable(sub, f"{where}[{i}]")
+        return
+    raise TypeError(
+        f"unsupported {where} {space}: the adapter handles Box, Discrete, MultiDiscrete, "
+        "MultiBinary and Dict/Tuple of those"
+    )
+
+
+def flatten_batch(space: spaces.Space, batch, out: np.ndarray) -> None:
+    """Write a batch of observations (Gymnasium's batched layout) flattened into ``out``."""
+    n = out.shape[0]
+    col = 0
+
+    def put(block):
+        nonlocal col
+        block = block.reshape(n, -1)
+        out[:, col : col + block.shape[1]] = block
+        col += block.shape[1]
+
+    def walk(sp, b):
+        if isinstance(sp, spaces.Box | spaces.MultiBinary):
+            put(np.asarray(b))
+        elif isinstance(sp, spaces.Discrete):
+            onehot = np.zeros((n, int(sp.n)), dtype=out.dtype)
+            onehot[np.arange(n), np.asarray(b).reshape(n) - int(sp.start)] = 1
+            put(onehot)
+        elif isinstance(sp, spaces.MultiDiscrete):
+            b = np.asarray(b).reshape(n, -1) - np.asarray(sp.start).reshape(1, -1)
+            for k, size in enumerate(np.asarray(sp.nvec).reshape(-1)):
+                onehot = np.zeros((n, int(size)), dtype=out.dtype)
+                onehot[np.arange(n), b[:, k]] = 1
+                put(onehot)
+        elif isinstance(sp, spaces.Dict):
+            for key, sub in sp.spaces.items():
+                walk(sub, b[key])
+        else:  # Tuple
+            for sub, part in zip(sp.spaces, b, strict=True):
+                walk(sub, part)
+
+    walk(space, batch)
+
+
+class _GymCore:
+    """The compiled-core interface of VecEnv, implemented over a Gymnasium vector env."""
+
+    def __init__(self, env: GymnasiumEnv):
+        self.env = env
+
+    def reset(self, seed: int) -> None:
+        e = self.env
+        obs, _ = e.venv.reset(seed=None if seed < 0 else seed)
+        e._write_obs(obs, e.observations)
+        e._ret[:] = 0
+        e._len[:] = 0
+
+    def first_invalid_action(self) -> int:
+        e = self.env
+        a = e.actions.reshape(e.num_agents, -1)
+        space = e.single_action_space
+        if isinstance(space, spaces.Box):
+            bad = ~np.isfinite(a)
+        else:
+            bad = (a < 0) | (a >= e._action_n)
+        flat = np.flatnonzero(bad)
+        return int(flat[0]) if flat.size else -1
+
+    def step(self) -> None:
+        e = self.env
+        obs, rew, term, trunc, infos = e.venv.step(e._env_actions())
+        e._write_obs(obs, e.observations)
+        np.copyto(e.rewards, rew, casting="unsafe")
+        np.copyto(e.terminals, term)
+        np.copyto(e.truncations, trunc)
+        e._ret += e.rewards
+        e._len += 1
+        done = np.flatnonzero(term | trunc)
+        if done.size:
+            e._end_episodes(done, trunc, infos)
+
+
+class GymnasiumEnv(VecEnv):
+    """A Gymnasium env (by id or factory) vectorized into workbench buffers."""
+
+    name = "gym"
+    can_truncate = True
+    PARAMS = {
+        "env_kwargs": Param({}, dict, "keyword arguments for gymnasium.make / the factory"),
+        "vectorization": Param("sync", str, "Gymnasium vector env", choices=("sync", "async")),
+        "score_key": Param("", str, "final-info key holding the episode score ('' = return)"),
+        "perf": Param((), tuple, "(low, high): perf = (score - low) / (high - low), clipped"),
+    }
+
+    @staticmethod
+    def check_params(p: dict) -> None:
+        perf = p["perf"]
+        if perf and not (
+            len(perf) == 2 and all(isinstance(v, int | float) for v in perf) and perf[1] > perf[0]
+        ):
+            raise ValueError(f"gym: perf must be () or (low, high) with high > low, got {perf!r}")
+
+    def __init__(
+        self,
+        env_id_or_factory,
+        num_envs=1,
+        seed=0,
+        log_interval=128,
+        env_kwargs=None,
+        vectorization="sync",
+        score_key="",
+        perf=(),
+    ):
+        factory = self._factory(env_id_or_factory, dict(env_kwargs or {}))
+        cls = gym.vector.SyncVectorEnv if vectorization == "sync" else gym.vector.AsyncVectorEnv
+        self.venv = cls([factory] * num_envs, autoreset_mode=gym.vector.AutoresetMode.SAME_STEP)
+        obs_space = self.venv.single_observation_space
+        act_space = self.venv.single_action_space
+        self.source_observation_space = obs_space
+        check_flattenable(obs_space)
+        if isinstance(obs_space, spaces.Box):
+            dtype = obs_space.dtype if np.issubdtype(obs_space.dtype, np.integer) else np.float32
+            self.single_observation_space = spaces.Box(
+                obs_space.low.astype(dtype), obs_space.high.astype(dtype), dtype=dtype
+            )
+        else:
+            flat = spaces.flatten_space(obs_space)
+            self.single_observation_space = spaces.Box(
+                flat.low.astype(np.float32), flat.high.astype(np.float32), dtype=np.float32
+            )
+        self.source_action_space = act_space
+        if isinstance(act_space, spaces.Discrete):
+            self.single_action_space = spaces.Discrete(int(act_space.n))
+            self._action_n = int(act_space.n)
+        elif isinstance(act_space, spaces.MultiDiscrete):
+            self.single_action_space = spaces.MultiDiscrete(act_space.nvec)
+            self._action_n = np.asarray(act_space.nvec).reshape(1, -1)
+        elif isinstance(act_space, spaces.Box):
+            self.single_action_space = spaces.Box(
+                act_space.low.astype(np.float32),
+                act_space.high.astype(np.float32),
+                dtype=np.float32,
+            )
+        else:
+            raise TypeError(
+                f"unsupported action space {act_space}: the adapter handles Discrete, "
+                "MultiDiscrete and Box"
+            )
+        self.name = getattr(env_id_or_factory, "__name__", str(env_id_or_factory))
+        super().__init__(num_envs, seed=seed, log_interval=log_interval)
+        self.num_envs_ = num_envs
+        self.score_key = score_key
+        self.perf_range = tuple(perf)
+        self._ret = np.zeros(num_envs, dtype=np.float64)
+        self._len = np.zeros(num_envs, dtype=np.int64)
+        self._core = _GymCore(self)
+        self._core.reset(seed)
+
+    @staticmethod
+    def _factory(env_id_or_factory, kwargs):
+        if callable(env_id_or_factory):
+            return lambda: env_id_or_factory(**kwargs)
+        env_id = env_id_or_factory
+        try:
+            gym.spec(env_id)
+        except gym.error.Error:
+            close = difflib.get_close_matches(env_id, list(gym.registry), n=3)
+            hint = f" (did you mean {', '.join(map(repr, close))}?)" if close else ""
+            raise ValueError(f"unknown Gymnasium env {env_id!r}{hint}") from None
+        return lambda: gym.make(env_id, **kwargs)
+
+    @property
+    def log_keys(self):
+        return LOG_KEYS if self.perf_range else tuple(k for k in LOG_KEYS if k != "perf")
+
+    def _write_obs(self, obs, out) -> None:
+        if isinstance(self.source_observation_space, spaces.Box):
+            np.copyto(out, obs, casting="unsafe")
+        else:
+            flatten_batch(self.source_observation_space, obs, out)
+
+    def _env_actions(self):
+        space = self.source_action_space
+        a = self.actions
+        if isinstance(space, spaces.Box):
+            return np.clip(a, space.low, space.high).astype(space.dtype, copy=False)
+        if isinstance(space, spaces.Discrete):
+            return a + int(space.start) if space.start else a
+        return a + np.asarray(space.start) if np.any(space.start) else a
+
+    def _end_episodes(self, done, trunc, infos) -> None:
+        final_obs = infos.get("final_obs")
+        final_info = infos.get("final_info", {})
+        for i in done:
+            ret, length = float(self._ret[i]), int(self._len[i])
+            score = ret
+            if self.score_key and self.score_key in final_info:
+                mask = final_info.get(f"_{self.score_key}")
+                if mask is None or mask[i]:
+                    score = float(final_info[self.score_key][i])
+            perf = 0.0
+            if self.perf_range:
+                low, high = self.perf_range
+                perf = min(1.0, max(0.0, (score - low) / (high - low)))
+            sums = self._log_sums
+            sums += (ret, length, score, perf, 1.0)
+            if trunc[i] and final_obs is not None:
+                self._write_obs_one(final_obs[i], i)
+            self._ret[i] = 0
+            self._len[i] = 0
+
+    def _write_obs_one(self, obs, i) -> None:
+        space = self.source_observation_space
+        row = self.final_observations[i : i + 1]
+        if isinstance(space, spaces.Box):
+            row[0] = obs
+        else:
+            row[0] = spaces.flatten(space, obs)
+
+    def render(self, index: int = 0) -> np.ndarray:
+        """The frame of copy ``index``; needs ``env_kwargs={"render_mode": "rgb_array"}``."""
+        self._check_open()
+        if not isinstance(self.venv, gym.vector.SyncVectorEnv):
+            raise RuntimeError("render needs vectorization='sync'")
+        if not 0 <= index < self.num_envs_:
+            raise ValueError(f"render index must be in [0, {self.num_envs_ - 1}], got {index}")
+        sub = self.venv.envs[index]
+        if sub.render_mode != "rgb_array":
+            raise RuntimeError(
+                f"{self.name} was made with render_mode={sub.render_mode!r}: pass "
+                "env_kwargs={'render_mode': 'rgb_array'} to render it"
+            )
+        return np.asarray(sub.render(), dtype=np.uint8)
+
+    def close(self) -> None:
+        if not self._closed:
+            self.venv.close()
+        super().close()
