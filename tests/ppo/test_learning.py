@@ -29,3 +29,13 @@ def test_memory_needs_the_lstm(tmp_path):
     without = learn("memory", tmp_path, rnn=False, total_steps=100_000)
     assert with_lstm.summary["eval/perf"] >= 0.9
     assert without.summary["eval/perf"] <= 0.7  # chance is 0.5
+
+
+def test_multiagent_copies_learn_their_own_actions(tmp_path):
+    run = learn("multiagent", tmp_path, num_envs=16, rnn=False, total_steps=40_000)
+    assert run.summary["eval/perf"] >= 0.9  # chance is 0.25
+
+
+def test_continuous_actions_learn_to_match_the_target(tmp_path):
+    run = learn("continuous", tmp_path, rnn=False, total_steps=150_000, learning_rate=0.01)
+    assert run.summary["eval/perf"] >= 0.9  # a zero policy gets 0.75

@@ -1,35 +1,15 @@
 """Thin wrapper: declares multi-agent Snake's spaces, parameters, buffers and encoder."""
 
 import numpy as np
-import torch
 from gymnasium import spaces
 from torch import nn
 
 from workbench.envs.base import VecEnv
+from workbench.envs.encoders import TileEncoder
 from workbench.envs.registry import Param
 from workbench.envs.snake.cy_snake import SnakeCore
 
 NUM_TILES = 8  # empty, food, corpse, wall, four snake colours
-
-
-class TileEncoder(nn.Module):
-    """One-hot tile classes of the window, then Linear + GELU.
-
-    ``embedding_bag`` with one row per (cell, class) sums exactly what a Linear over the
-    flattened one-hot would compute, without materializing the one-hot.
-    """
-
-    def __init__(self, cells: int, hidden: int):
-        super().__init__()
-        self.cells = cells
-        self.weight = nn.Parameter(torch.randn(cells * NUM_TILES, hidden) / (cells**0.5))
-        self.bias = nn.Parameter(torch.zeros(hidden))
-        self.register_buffer("offsets", torch.arange(cells) * NUM_TILES, persistent=False)
-
-    def forward(self, obs: torch.Tensor) -> torch.Tensor:
-        idx = obs.reshape(obs.shape[0], -1).long() + self.offsets
-        x = nn.functional.embedding_bag(idx, self.weight, mode="sum")
-        return nn.functional.gelu(x + self.bias)
 
 
 class Snake(VecEnv):
@@ -111,4 +91,4 @@ class Snake(VecEnv):
         return self.num_grids
 
     def make_encoder(self, hidden: int) -> nn.Module:
-        return TileEncoder(int(np.prod(self.single_observation_space.shape)), hidden)
+        return TileEncoder(int(np.prod(self.single_observation_space.shape)), NUM_TILES, hidden)

@@ -1,0 +1,3 @@
+from workbench.envs.continuous.env import Continuous
+
+__all__ = ["Continuous"]

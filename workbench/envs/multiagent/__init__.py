@@ -1,0 +1,3 @@
+from workbench.envs.multiagent.env import MultiAgent
+
+__all__ = ["MultiAgent"]
