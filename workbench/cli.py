@@ -160,7 +160,21 @@ def _bench_learn(args) -> None:
     from workbench.bench import learn as bench_learn
 
     seeds = tuple(int(s) for s in args.seeds.split(","))
-    bench_learn.run(args.name, seconds=args.seconds, seeds=seeds)
+    env_params = {}
+    for item in args.env_param:
+        key, _, value = item.partition("=")
+        env_params[key] = _literal(value)
+    overrides = {"env_params": env_params} if env_params else {}
+    bench_learn.run(args.name, seconds=args.seconds, seeds=seeds, **overrides)
+
+
+def _literal(text: str):
+    import ast
+
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return text
 
 
 def build_parser(argv: list[str]) -> argparse.ArgumentParser:
@@ -218,6 +232,13 @@ def build_parser(argv: list[str]) -> argparse.ArgumentParser:
     le.add_argument("name", help="registered env name, e.g. breakout")
     le.add_argument("--seconds", type=float, default=None, help="wall-clock budget per seed")
     le.add_argument("--seeds", default="0", help="comma-separated seeds")
+    le.add_argument(
+        "--env-param",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="env parameter over the env's config, e.g. difficulty=1 (repeatable)",
+    )
     le.set_defaults(func=_bench_learn)
     return parser
 

@@ -47,6 +47,7 @@ def test_push_moves_box_and_solving_ends_the_episode():
     env._core.set_level(0, room(boxes=[(2, 3)], targets=[(4, 3)]), at(1, 3))
     _, rewards, terminals, _, _ = step(env, RIGHT)  # box to (3, 3)
     assert rewards[0] == 0 and not terminals[0]
+    assert env.observations.shape == (1, 7, 7)
     assert env.observations[0][3, 3] == 2 and env.observations[0][3, 2] == 5
     _, rewards, terminals, truncations, _ = step(env, RIGHT)  # box onto the target
     assert rewards[0] == pytest.approx(1.1) and terminals[0] and not truncations[0]

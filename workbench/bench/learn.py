@@ -69,6 +69,7 @@ def run(
             col = f"env/{metric}"
             curve["smooth"] = recent_mean(curve, col)
             final = run_eval(finished.policy, finished.config, eval_episodes, seed=seed + 10_000)
+            final = {k: float(v) for k, v in final.items()}
             results.append(
                 {
                     "seed": seed,

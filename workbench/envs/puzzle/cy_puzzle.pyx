@@ -13,7 +13,7 @@ from workbench.envs.common cimport log_episode, rng_int, rng_next, rng_seed
 from workbench.envs.draw cimport fill_rect
 
 cdef enum:
-    SIZE = 16               # the observation is always SIZE x SIZE (walls pad small rooms)
+    SIZE = 16               # internal grid side; observations crop it to the room + walls
     CELLS = 256
     WALL = 1
     TARGET = 2
@@ -42,7 +42,7 @@ cdef struct Game:
 
 cdef class PuzzleCore:
     cdef Game* games
-    cdef int n, difficulty, room, boxes, walls, reverse_steps, max_steps, num_levels
+    cdef int n, difficulty, room, side, boxes, walls, reverse_steps, max_steps, num_levels
     cdef Level* level_set
     cdef int moves[4]
     cdef int8_t[:, :, ::1] obs, final_obs
@@ -60,6 +60,7 @@ cdef class PuzzleCore:
         self.n = obs.shape[0]
         self.difficulty = difficulty
         self.room = 4 + difficulty                  # interior side: 5 .. 14
+        self.side = self.room + 2                   # observed side: room and its walls
         self.boxes = 1 + (difficulty - 1) // 3      # 1 .. 4
         self.walls = difficulty                     # interior wall blocks
         self.reverse_steps = 10 * difficulty
@@ -131,18 +132,22 @@ cdef class PuzzleCore:
         g.ep_return = 0
 
     cdef void write_obs(self, Game* g, int8_t* o) noexcept nogil:
-        cdef int cell
+        cdef int cell, x, y
         cdef uint8_t c
-        for cell in range(CELLS):
-            c = g.level.cells[cell]
-            if c & WALL:
-                o[cell] = OBS_WALL
-            elif c & BOX:
-                o[cell] = OBS_BOX_ON_TARGET if c & TARGET else OBS_BOX
-            elif cell == g.level.player:
-                o[cell] = OBS_PLAYER_ON_TARGET if c & TARGET else OBS_PLAYER
-            else:
-                o[cell] = OBS_TARGET if c & TARGET else OBS_FLOOR
+        cdef int8_t code
+        for y in range(self.side):
+            for x in range(self.side):
+                cell = y * SIZE + x
+                c = g.level.cells[cell]
+                if c & WALL:
+                    code = OBS_WALL
+                elif c & BOX:
+                    code = OBS_BOX_ON_TARGET if c & TARGET else OBS_BOX
+                elif cell == g.level.player:
+                    code = OBS_PLAYER_ON_TARGET if c & TARGET else OBS_PLAYER
+                else:
+                    code = OBS_TARGET if c & TARGET else OBS_FLOOR
+                o[y * self.side + x] = code
 
     def reset(self, long long seed):
         cdef int i
@@ -217,10 +222,10 @@ cdef class PuzzleCore:
             [110, 200, 90], [90, 160, 240], [120, 200, 240]]
         self.write_obs(&self.games[index], o)
         with nogil:
-            for cell in range(CELLS):
+            for cell in range(self.side * self.side):
                 code = o[cell]
-                y = cell // SIZE
-                x = cell % SIZE
+                y = cell // self.side
+                x = cell % self.side
                 fill_rect(frame, x * 16, y * 16, 16, 16, colors[code][0] // 2,
                           colors[code][1] // 2, colors[code][2] // 2)
                 fill_rect(frame, x * 16 + 1, y * 16 + 1, 14, 14, colors[code][0],

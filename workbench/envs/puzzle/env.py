@@ -9,8 +9,8 @@ Difficulty d (1..10): room of (4 + d) x (4 + d) floor cells, 1 + (d - 1) // 3 bo
 d interior wall blocks, a reverse walk of 10 d moves, and a time limit of 30 d + 20
 steps (``max_steps`` overrides it).
 
-Observation: a 16 x 16 int8 grid (walls pad smaller rooms): 0 floor, 1 wall, 2 box,
-3 target, 4 box on target, 5 player, 6 player on target. Reward: +0.1 per box pushed onto
+Observation: the room and its walls, a (d + 6) x (d + 6) int8 grid: 0 floor, 1 wall,
+2 box, 3 target, 4 box on target, 5 player, 6 player on target. Reward: +0.1 per box pushed onto
 a target, -0.1 per box pushed off one, +1 when solved. Solving is a terminal; running out
 of time is a truncation. ``perf`` = 1 when solved, 0 on timeout; the mean ``score`` is the
 solved fraction.
@@ -29,14 +29,13 @@ from workbench.envs.encoders import TileEncoder
 from workbench.envs.puzzle.cy_puzzle import PuzzleCore
 from workbench.envs.registry import Param
 
-SIZE, NUM_CODES = 16, 7
+NUM_CODES = 7
 
 
 class Puzzle(VecEnv):
     name = "puzzle"
     can_truncate = True
     action_meanings = ("up", "down", "left", "right")
-    frame_shape = (SIZE * 16, SIZE * 16, 3)
     PARAMS = {
         "difficulty": Param(3, int, "room size, boxes and solution length", low=1, high=10),
         "levels": Param(
@@ -48,9 +47,11 @@ class Puzzle(VecEnv):
     }
 
     def __init__(self, num_envs=1, seed=0, log_interval=128, difficulty=3, levels=0, max_steps=0):
+        side = difficulty + 6
         self.single_observation_space = spaces.Box(
-            0, NUM_CODES - 1, shape=(SIZE, SIZE), dtype=np.int8
+            0, NUM_CODES - 1, shape=(side, side), dtype=np.int8
         )
+        self.frame_shape = (side * 16, side * 16, 3)
         self.single_action_space = spaces.Discrete(4)
         super().__init__(num_envs, seed=seed, log_interval=log_interval)
         self.difficulty = difficulty
@@ -69,4 +70,4 @@ class Puzzle(VecEnv):
         )
 
     def make_encoder(self, hidden: int) -> nn.Module:
-        return TileEncoder(SIZE * SIZE, NUM_CODES, hidden)
+        return TileEncoder(int(np.prod(self.single_observation_space.shape)), NUM_CODES, hidden)
