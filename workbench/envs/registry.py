@@ -16,7 +16,10 @@ from typing import Any
 
 _REGISTRY: dict[str, str] = {}
 # Name prefixes that select an adapter: "gym:CartPole-v1" wraps Gymnasium's CartPole-v1.
-ADAPTERS = {"gym": "workbench.envs.adapters.gym:GymnasiumEnv"}
+ADAPTERS = {
+    "gym": "workbench.envs.adapters.gym:GymnasiumEnv",
+    "pettingzoo": "workbench.envs.adapters.pettingzoo:PettingZooEnv",
+}
 
 
 @dataclass(frozen=True)
@@ -134,12 +137,15 @@ def validate_params(name: str, params: dict[str, Any]) -> dict[str, Any]:
 def make(name, **params):
     """Build env ``name`` with validated parameters, e.g. ``make("breakout", num_envs=1024)``.
 
-    ``name`` may also be ``"gym:<Gymnasium id>"`` or a callable returning a Gymnasium env.
+    ``name`` may also be ``"gym:<Gymnasium id>"``, ``"pettingzoo:<module>:<function>"``, or
+    a callable returning a Gymnasium env or a PettingZoo parallel env.
     """
     if callable(name) and not isinstance(name, str):
-        from workbench.envs.adapters.gym import GymnasiumEnv
-
-        return GymnasiumEnv(name, **validate_params("gym:factory", params))
+        probe = name(**params.get("env_kwargs", {}))
+        kind = "pettingzoo" if hasattr(probe, "possible_agents") else "gym"
+        probe.close()
+        cls = env_class(f"{kind}:factory")
+        return cls(name, **validate_params(f"{kind}:factory", params))
     cls = env_class(name)
     checked = validate_params(name, params)
     if _adapter(name):

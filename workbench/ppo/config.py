@@ -111,6 +111,10 @@ class TrainConfig:
     def agents(self) -> int:
         from workbench.envs.registry import env_class
 
+        if self.env.startswith("pettingzoo:"):
+            from workbench.envs.adapters.pettingzoo import count_agents
+
+            return self.num_envs * count_agents(self.env.split(":", 1)[1], self.env_params)
         cls = env_class(self.env)
         per_copy = getattr(cls, "agents_per_copy", None)
         return self.num_envs * (per_copy(self.env_params) if per_copy else 1)
