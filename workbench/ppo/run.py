@@ -6,6 +6,7 @@ Both record the run in the store: every metric row as it is produced, and a fina
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 import traceback
@@ -50,6 +51,12 @@ class RunHandle:
         self._run: Run | None = None
         self.error: BaseException | None = None
         self.thread: threading.Thread | None = None
+        self._trainer = None
+
+    @property
+    def policy(self):
+        """The live policy (shared with the training thread: copy it before long use)."""
+        return self._trainer.policy if self._trainer is not None else None
 
     @property
     def status(self) -> str:
@@ -85,7 +92,7 @@ def _open_store(store) -> RunStore:
 def _prepare(env_or_config, overrides, store, name):
     cfg = make_config(env_or_config, **overrides)
     store = _open_store(store)
-    run_name = name or cfg.name or f"{cfg.env}-{time.strftime('%m%d-%H%M%S')}"
+    run_name = name or cfg.name or f"{cfg.env}-{time.strftime('%m%d-%H%M%S')}-{os.urandom(2).hex()}"
     run_id = store.create_run(run_name, cfg.env, cfg.to_dict())
     return cfg, store, run_id
 
@@ -167,6 +174,8 @@ def _execute(
     start = time.perf_counter()
     try:
         trainer = Trainer(cfg)
+        if handle is not None:
+            handle._trainer = trainer
         if resume:
             trainer.load(_resolve_resume(resume, store))
         while trainer.agent_steps < cfg.total_steps:

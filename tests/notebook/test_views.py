@@ -1,0 +1,191 @@
+"""Notebook views, driven from Python: curves, launcher, runs browser, viewer."""
+
+import threading
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import workbench
+from workbench.notebook import Launcher, LiveCurves, RunsBrowser, Viewer
+from workbench.notebook.browser import hyperparameter_correlations
+from workbench.notebook.curves import smooth
+from workbench.store import RunStore
+
+FAST = dict(num_envs=32, bptt_horizon=16, minibatch_size=256, learning_rate=0.01)
+
+
+def rows(n, start=0):
+    return [
+        {
+            "agent_steps": 100 * (i + 1),
+            "wall_time": 0.1 * (i + 1),
+            "epoch": i,
+            "sps": 1000.0,
+            "env/score": float(i),
+            "losses/entropy": 1.0 / (i + 1),
+            **{f"timing/{k}": 0.01 for k in ("env", "forward", "copy", "learn", "misc")},
+        }
+        for i in range(start, start + n)
+    ]
+
+
+def trace(curves, name):
+    return next(t for t in curves.fig.data if t.name == name)
+
+
+def test_curves_throttle_redraws_but_show_every_point():
+    curves = LiveCurves(max_rate=4.0)
+    feed = curves.on_log("run-a")
+    start = time.monotonic()
+
+    def producer():
+        for row in rows(200):
+            feed(row)
+            time.sleep(0.002)
+
+    t = threading.Thread(target=producer)
+    t.start()
+    t.join()
+    elapsed = time.monotonic() - start
+    time.sleep(0.4)  # the trailing flush
+    assert curves.draws <= 4.0 * elapsed + 3  # throttled, not one redraw per row
+    assert len(trace(curves, "run-a").y) == 200  # yet every point is plotted
+    assert "run-a" in curves.panel.value and "200 steps" not in curves.panel.value
+
+
+def test_curves_metric_axis_and_smoothing_controls():
+    curves = LiveCurves()
+    curves.add_run("a", pd.DataFrame(rows(10)))
+    curves.add_run("b", rows(5))
+    assert {t.name for t in curves.fig.data} == {"a", "b"}
+    assert list(trace(curves, "a").x) == [100 * (i + 1) for i in range(10)]
+    curves.metric.value = "losses/entropy"
+    assert trace(curves, "a").y[0] == pytest.approx(1.0)
+    curves.x_axis.value = "relative time (s)"
+    assert trace(curves, "a").x[-1] == pytest.approx(1.0)
+    curves.x_axis.value = "wall-clock"
+    assert hasattr(trace(curves, "a").x[0], "year")
+    curves.metric.value = "env/score"
+    curves.smoothing.value = 0.9
+    assert trace(curves, "a").y[-1] < 9.0  # smoothed lags the raw 9.0
+    curves.remove_run("b")
+    assert [t.name for t in curves.fig.data] == ["a"]
+
+
+def test_smooth_is_a_debiased_ema_that_skips_gaps():
+    values = np.array([1.0, np.nan, 3.0])
+    out = smooth(values, 0.5)
+    assert out[0] == pytest.approx(1.0) and out[1] == pytest.approx(1.0)
+    assert out[2] == pytest.approx((0.25 * 1 + 0.5 * 3) / 0.75)
+    assert np.array_equal(smooth(values, 0.0), values, equal_nan=True)
+
+
+def test_launcher_shows_bad_values_and_starts_nothing(tmp_path):
+    store = RunStore(tmp_path / "wb.db")
+    launcher = Launcher(store=store, env="bandit")
+    launcher.inputs["learning_rate"].value = 1e-3
+    launcher.inputs["gamma"].value = 0.0
+    launcher.start_button.click()
+    assert "Not started" in launcher.message.value and "gamma must be in" in launcher.message.value
+    assert "Traceback" not in launcher.message.value
+    assert store.runs().empty and launcher.handles == []
+
+
+def test_launcher_runs_stop_and_feed_curves(tmp_path):
+    store = RunStore(tmp_path / "wb.db")
+    curves = LiveCurves()
+    launcher = Launcher(curves=curves, store=store, env="memory")
+    settings = {
+        "total_steps": 10**9,
+        "num_envs": 32,
+        "bptt_horizon": 16,
+        "minibatch_size": 256,
+        "rnn": True,
+    }
+    for key, value in settings.items():
+        launcher.inputs[key].value = value
+    launcher.name.value = "first"
+    launcher.start_button.click()
+    launcher.name.value = "second"
+    launcher.start_button.click()
+    assert len(launcher.handles) == 2
+    deadline = time.time() + 60
+    while time.time() < deadline and not all(h.latest() for h in launcher.handles):
+        time.sleep(0.05)
+    launcher.stop_button.click()
+    launcher.wait(30)
+    assert [h.status for h in launcher.handles] == ["stopped", "stopped"]
+    lines = [box.children[1].value for box in launcher.runs_box.children]
+    assert all("[stopped]" in line for line in lines)
+    time.sleep(0.5)  # the throttled trailing redraw
+    assert {t.name for t in curves.fig.data} == {"first", "second"}
+
+
+def test_launcher_env_change_loads_that_envs_config():
+    launcher = Launcher(env="bandit")
+    launcher.env.value = "breakout"
+    cfg = workbench.TrainConfig()
+    assert launcher.inputs["num_envs"].value == 512  # breakout.toml
+    assert launcher.inputs["learning_rate"].value == pytest.approx(cfg.learning_rate)
+
+
+def test_correlations_rank_the_hyperparameters():
+    runs = pd.DataFrame(
+        {
+            "learning_rate": [0.001, 0.01, 0.1, 0.03],
+            "gamma": [0.99, 0.99, 0.99, 0.99],  # constant: left out
+            "ent_coef": [0.0, 0.1, 0.0, 0.1],
+            "score": [1.0, 5.0, 9.0, 7.0],
+        }
+    )
+    corr = hyperparameter_correlations(runs)
+    assert list(corr.index) == ["learning_rate", "ent_coef"]
+    assert corr["learning_rate"] == pytest.approx(1.0)
+
+
+def test_browser_filters_and_overlays(tmp_path):
+    db = tmp_path / "wb.db"
+    for lr in (0.003, 0.01, 0.03):
+        workbench.train(
+            "bandit", store=db, total_steps=3000, eval_episodes=8, **{**FAST, "learning_rate": lr}
+        )
+    curves = LiveCurves()
+    browser = RunsBrowser(store=db, curves=curves)
+    assert len(browser.runs) == 3 and len(browser.selection.options) == 3
+    browser.query.value = "learning_rate > 0.005"  # applies on Enter (value change)
+    assert len(browser.runs) == 2
+    browser.query.value = "learning_rate >"
+    assert "Query failed" in browser.message.value and len(browser.runs) == 2
+    browser.selection.value = tuple(v for _, v in browser.selection.options)
+    browser.overlay.click()
+    assert len(curves.fig.data) == 2
+
+
+def test_viewer_agent_plays_and_keyboard_takes_over(tmp_path):
+    run = workbench.train(
+        "breakout",
+        store=tmp_path / "wb.db",
+        total_steps=20_000,
+        eval_episodes=0,
+        **{**FAST, "num_envs": 64, "minibatch_size": 512},
+    )
+    viewer = Viewer(run.checkpoint, fps=1000)
+    assert viewer.stride == 2 and viewer.canvas.width == 288
+    viewer.step()
+    assert viewer.controller == "agent" and viewer.frames == 1
+    viewer.mode.value = "play"
+    viewer.canvas.keys_down.add("ArrowLeft")
+    x0 = viewer.env._core.get_state(0)["paddle_x"]
+    viewer.step()
+    assert viewer.controller == "you" and viewer.env.actions[0] == 1
+    assert viewer.env._core.get_state(0)["paddle_x"] < x0
+    viewer.canvas.keys_down.clear()
+    viewer.canvas.last_key_time = time.monotonic() - 1.0  # released a second ago
+    viewer.step()
+    assert viewer.controller == "agent"
+    viewer.start()
+    time.sleep(0.3)
+    viewer.stop()
+    assert viewer.frames > 5
