@@ -5,21 +5,15 @@ Any ``workbench/**/*.pyx`` becomes an extension named after its path
 Compiler flags and Cython directives are set once, here.
 """
 
+import runpy
 from pathlib import Path
 
 import numpy as np
 from Cython.Build import cythonize
 from setuptools import Extension, setup
 
-DIRECTIVES = {
-    "language_level": 3,
-    "boundscheck": False,
-    "wraparound": False,
-    "cdivision": True,
-    "initializedcheck": False,
-    "nonecheck": False,
-    "embedsignature": True,
-}
+# One source for the settings, shared with run-time builds (workbench/envs/build.py).
+BUILD = runpy.run_path(str(Path(__file__).parent / "workbench" / "_build.py"))
 
 
 def extensions():
@@ -32,11 +26,11 @@ def extensions():
                 ".".join(rel.with_suffix("").parts),
                 [str(rel)],
                 include_dirs=[np.get_include(), str(rel.parent)],
-                define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
-                extra_compile_args=["-O3", "-fno-math-errno", "-Wno-unused-function"],
+                define_macros=BUILD["MACROS"],
+                extra_compile_args=BUILD["COMPILE_ARGS"],
             )
         )
-    return cythonize(exts, compiler_directives=DIRECTIVES, quiet=True)
+    return cythonize(exts, compiler_directives=BUILD["DIRECTIVES"], quiet=True)
 
 
 setup(ext_modules=extensions())

@@ -127,8 +127,9 @@ def run(
             f"median over seeds, time until the last-{WINDOW} mean {metric} >= {t}: "
             f"{statistics.median(times):.2f}s"
         )
+    tag = "".join(f"_{k}-{v}" for k, v in sorted(overrides.get("env_params", {}).items()))
     write_result(
-        f"learn_{name}",
+        f"learn_{name}{tag}",
         {
             "env": name,
             "metric": metric,

@@ -14,7 +14,7 @@ import numbers
 from dataclasses import dataclass
 from typing import Any
 
-_REGISTRY: dict[str, str] = {}
+_REGISTRY: dict[str, str | type] = {}
 # Name prefixes that select an adapter: "gym:CartPole-v1" wraps Gymnasium's CartPole-v1.
 ADAPTERS = {
     "gym": "workbench.envs.adapters.gym:GymnasiumEnv",
@@ -82,8 +82,16 @@ COMMON_PARAMS = {
 }
 
 
-def register(name: str, target: str) -> None:
-    """Register env ``name`` as ``"package.module:ClassName"`` (imported on first make)."""
+def register(name: str, target) -> None:
+    """Register env ``name`` as ``"package.module:ClassName"`` (imported on first make), or
+    directly as a VecEnv subclass (e.g. one defined in a notebook)."""
+    if not isinstance(name, str) or not name or ":" in name:
+        raise ValueError(f"env name must be a non-empty str without ':', got {name!r}")
+    if not isinstance(target, str) and not (isinstance(target, type) and hasattr(target, "PARAMS")):
+        raise TypeError(
+            f"register {name!r}: target must be 'module:Class' or a VecEnv class "
+            f"with PARAMS, got {target!r}"
+        )
     _REGISTRY[name] = target
 
 
@@ -106,7 +114,10 @@ def env_class(name: str):
         close = difflib.get_close_matches(name, _REGISTRY, n=1)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
         raise ValueError(f"unknown env {name!r}{hint}; registered envs: {', '.join(names())}")
-    module, cls = _REGISTRY[name].split(":")
+    target = _REGISTRY[name]
+    if isinstance(target, type):
+        return target
+    module, cls = target.split(":")
     return getattr(importlib.import_module(module), cls)
 
 

@@ -75,6 +75,7 @@ class LiveCurves:
                 margin=dict(l=60, r=20, t=30, b=50),
                 template="plotly_white",
                 legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0),
+                showlegend=True,
                 xaxis_title=x,
                 yaxis_title=metric,
             )
@@ -217,7 +218,9 @@ class LiveCurves:
                 f"<b>{name}</b>: {last['agent_steps']:,} steps, "
                 f"{last.get('sps', 0) / 1e3:,.0f}k steps/s &nbsp;|&nbsp; time: {shares}"
             )
-        self.panel.value = "<br>".join(parts)
+        self.panel.value = (
+            "<div style='white-space: normal; line-height: 1.4'>" + "<br>".join(parts) + "</div>"
+        )
 
     def _repr_mimebundle_(self, **kwargs):
         return self.widget._repr_mimebundle_(**kwargs)

@@ -250,7 +250,9 @@ def run_eval(policy, cfg: TrainConfig, episodes: int, seed: int) -> dict:
     """Evaluate on a fresh env with one copy per episode wanted (first episodes only)."""
     from workbench.envs import make
 
-    env = make(cfg.env, num_envs=episodes, seed=seed, log_interval=1 << 30, **cfg.env_params)
+    per_copy = max(1, cfg.replace(num_envs=1).agents())
+    copies = -(-episodes // per_copy)  # multi-agent copies hold several episodes each
+    env = make(cfg.env, num_envs=copies, seed=seed, log_interval=1 << 30, **cfg.env_params)
     try:
         return evaluate(policy, env, seed=seed, device=cfg.device)
     finally:

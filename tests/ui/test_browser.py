@@ -1,0 +1,147 @@
+"""Real browser: JupyterLab + headless Chromium run the quickstart through the keyboard.
+
+Starts JupyterLab on 127.0.0.1 (free port, no token) over a copy of the notebooks, opens
+the quickstart with ``?reset``, runs every cell with Shift+Enter, then checks that the
+learning curve has plotted points, that Start and Stop drive a run, and that no cell
+raised. A screenshot goes to ``test-artifacts/``. Every process started is stopped.
+"""
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "test-artifacts"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def lab(tmp_path):
+    for name in ("01_quickstart.ipynb",):
+        shutil.copy(ROOT / "notebooks" / name, tmp_path / name)
+    port = free_port()
+    env = dict(
+        os.environ,
+        WORKBENCH_SMOKE="1",
+        WORKBENCH_DB=str(tmp_path / "wb.db"),
+        JUPYTER_RUNTIME_DIR=str(tmp_path / "runtime"),
+    )
+    cmd = [
+        sys.executable,
+        "-m",
+        "jupyter",
+        "lab",
+        "--no-browser",
+        "--ip=127.0.0.1",
+        f"--port={port}",
+        "--ServerApp.token=",
+        "--ServerApp.password=",
+        "--ServerApp.disable_check_xsrf=True",
+        f"--ServerApp.root_dir={tmp_path}",
+        "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+        "--LabApp.news_url=",
+        "--allow-root",
+    ]
+    log = open(tmp_path / "lab.log", "w")  # noqa: SIM115 - closed in the finally below
+    proc = subprocess.Popen(
+        cmd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.time() + 90
+        while True:
+            try:
+                urllib.request.urlopen(f"{url}/api/status", timeout=2)
+                break
+            except OSError:
+                if time.time() > deadline or proc.poll() is not None:
+                    raise AssertionError(
+                        "JupyterLab did not start:\n" + (tmp_path / "lab.log").read_text()
+                    ) from None
+                time.sleep(0.5)
+        yield url
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)  # the server and its kernels
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+        log.close()
+
+
+def test_quickstart_runs_in_a_real_browser(lab):
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (.ci/run does)")
+    from playwright.sync_api import sync_playwright
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.goto(f"{lab}/lab/tree/01_quickstart.ipynb?reset", timeout=60_000)
+            cells = page.locator(".jp-NotebookPanel .jp-Cell")
+            cells.first.wait_for(timeout=60_000)
+            page.locator(
+                ".jp-NotebookPanel .jp-Notebook-ExecutionIndicator, .jp-Notebook-ExecutionIndicator"
+            ).first.wait_for(timeout=60_000)
+            time.sleep(2.0)  # let the kernel connect
+            news = page.get_by_role("button", name="No")  # JupyterLab's news prompt
+            if news.count():
+                news.first.click()
+            n = cells.count()
+            cells.first.click()
+            page.keyboard.press("Escape")  # command mode: Shift+Enter runs and moves on
+            for _ in range(n):
+                page.keyboard.press("Shift+Enter")
+                time.sleep(0.3)
+            # Wait for the run to finish: its status cell prints "finished".
+            page.get_by_text("finished", exact=True).first.wait_for(timeout=180_000)
+            page.wait_for_function(
+                "() => ![...document.querySelectorAll('.jp-InputPrompt')]"
+                ".some(e => e.textContent.includes('*'))",
+                timeout=120_000,
+            )
+
+            # The live learning curve rendered points from the run.
+            plot = page.locator(".js-plotly-plot").first
+            plot.wait_for(timeout=30_000)
+            points = page.locator(".js-plotly-plot .scatterlayer .trace .points path")
+            assert points.count() >= 1
+            # No cell raised.
+            errors = page.locator('[data-mime-type="application/vnd.jupyter.error"]')
+            assert errors.count() == 0, errors.first.inner_text()
+
+            # Start and Stop respond: a long run starts from the form and stops on Stop.
+            total = page.locator(".widget-text", has_text="total_steps").locator("input")
+            total.first.fill("1000000000")
+            total.first.press("Enter")
+            page.get_by_role("button", name="Start").first.click()
+            page.get_by_text("[running]").first.wait_for(timeout=60_000)
+            page.get_by_role("button", name="Stop").first.click()
+            page.get_by_text("[stopped]").first.wait_for(timeout=60_000)
+            page.screenshot(path=str(ARTIFACTS / "quickstart.png"), full_page=True)
+        finally:
+            browser.close()
