@@ -173,3 +173,11 @@ def test_invalid_config_raises_before_anything_is_recorded(tmp_path):
     with pytest.raises(ValueError, match="learning_rate must be > 0"):
         workbench.launch("bandit", store=tmp_path / "wb.db", learning_rate=0.0)
     assert RunStore(tmp_path / "wb.db").runs().empty
+
+
+def test_runs_show_as_html_in_notebooks(tmp_path):
+    run = workbench.train(
+        "bandit", store=tmp_path / "wb.db", total_steps=2000, eval_episodes=4, **FAST
+    )
+    card = run._repr_html_()
+    assert run.id in card and "finished" in card and "2,048 steps" in card

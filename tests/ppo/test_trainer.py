@@ -144,6 +144,7 @@ def test_evaluate_counts_each_agents_first_episode():
     result = evaluate(t.policy, t.env)
     assert result["episodes"] == 16 and result["n"] == pytest.approx(16)
     assert result["unfinished"] == 0
+    assert all(type(v) in (int, float) for v in result.values())  # plain numbers, no numpy
     assert result["steps"] == 4 + 1  # delay 4: every first episode is 5 steps
     assert 0.0 <= result["perf"] <= 1.0
 

@@ -143,5 +143,10 @@ def test_quickstart_runs_in_a_real_browser(lab):
             page.get_by_role("button", name="Stop").first.click()
             page.get_by_text("[stopped]").first.wait_for(timeout=60_000)
             page.screenshot(path=str(ARTIFACTS / "quickstart.png"), full_page=True)
+            page.keyboard.press("Escape")
+            page.keyboard.press("Control+End")  # last cell: the curves against wall-clock
+            page.locator(".jp-NotebookPanel .jp-Cell").last.scroll_into_view_if_needed()
+            time.sleep(1.0)
+            page.screenshot(path=str(ARTIFACTS / "quickstart-end.png"), full_page=True)
         finally:
             browser.close()

@@ -37,6 +37,19 @@ class Run:
     def curve(self) -> pd.DataFrame:
         return self.store.curve(self.id)
 
+    def _repr_html_(self) -> str:
+        s = self.summary
+        score = s.get("eval/score", s.get("score"))
+        return _card(
+            self.id,
+            self.config.env,
+            self.status,
+            s.get("agent_steps", 0),
+            s.get("wall_time"),
+            score,
+            self.error,
+        )
+
 
 class RunHandle:
     """A run training in a background thread: ``stop()``, ``wait()``, ``status``, ``latest()``."""
@@ -83,6 +96,42 @@ class RunHandle:
     def __repr__(self) -> str:
         steps = self._latest["agent_steps"] if self._latest else 0
         return f"RunHandle({self.run_id!r}, {self.config.env}, {self._status}, steps={steps})"
+
+    def _repr_html_(self) -> str:
+        row = self._latest or {}
+        return _card(
+            self.run_id,
+            self.config.env,
+            self._status,
+            row.get("agent_steps", 0),
+            row.get("wall_time"),
+            row.get("env/score"),
+            str(self.error) if self.error else None,
+        )
+
+
+def _card(run_id, env, status, steps, wall_time, score, error) -> str:
+    """A one-line HTML summary of a run for notebooks."""
+    import html
+
+    colors = {
+        "running": "#1565c0",
+        "finished": "#2e7d32",
+        "stopped": "#ef6c00",
+        "failed": "#b00020",
+    }
+    parts = [
+        f"<b>{html.escape(env)}</b> run <code>{html.escape(run_id)}</code>",
+        f"<span style='color:{colors.get(status, '#333')}'>{status}</span>",
+        f"{int(steps):,} steps",
+    ]
+    if wall_time is not None:
+        parts.append(f"{wall_time:.1f} s")
+    if score is not None:
+        parts.append(f"score {score:.2f}")
+    if error:
+        parts.append(f"<span style='color:#b00020'>{html.escape(error.splitlines()[-1])}</span>")
+    return "<div>" + " &middot; ".join(parts) + "</div>"
 
 
 def _open_store(store) -> RunStore:

@@ -82,8 +82,8 @@ def log_means(acc: dict) -> dict:
     n = acc.get("n", 0.0)
     if n <= 0:
         return {}
-    out = {k: v / n for k, v in acc.items() if k != "n"}
-    out["n"] = n
+    out = {k: float(v / n) for k, v in acc.items() if k != "n"}
+    out["n"] = float(n)
     return out
 
 
