@@ -22,6 +22,13 @@ from gymnasium import spaces
 LOG_KEYS = ("episode_return", "episode_length", "score", "perf", "n")
 
 
+def paddle_action_space(continuous: bool) -> spaces.Space:
+    """Discrete(3) {stay, left/up, right/down}, or a Box[-1, 1] velocity when continuous."""
+    if continuous:
+        return spaces.Box(-1.0, 1.0, shape=(1,), dtype=np.float32)
+    return spaces.Discrete(3)
+
+
 class VecEnv:
     """Base class of every workbench env (see the module docstring for the contract)."""
 

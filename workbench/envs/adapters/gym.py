@@ -83,6 +83,20 @@ def flatten_batch(space: spaces.Space, batch, out: np.ndarray) -> None:
     walk(space, batch)
 
 
+def convert_action_space(space: spaces.Space):
+    """(the space the policy sees, per-slot action counts for range checks) for an adapter."""
+    if isinstance(space, spaces.Discrete):
+        return spaces.Discrete(int(space.n)), int(space.n)
+    if isinstance(space, spaces.MultiDiscrete):
+        return spaces.MultiDiscrete(space.nvec), np.asarray(space.nvec).reshape(1, -1)
+    if isinstance(space, spaces.Box):
+        low, high = space.low.astype(np.float32), space.high.astype(np.float32)
+        return spaces.Box(low, high, dtype=np.float32), None
+    raise TypeError(
+        f"unsupported action space {space}: the adapters handle Discrete, MultiDiscrete and Box"
+    )
+
+
 class _GymCore:
     """The compiled-core interface of VecEnv, implemented over a Gymnasium vector env."""
 
@@ -170,23 +184,7 @@ class GymnasiumEnv(VecEnv):
                 flat.low.astype(np.float32), flat.high.astype(np.float32), dtype=np.float32
             )
         self.source_action_space = act_space
-        if isinstance(act_space, spaces.Discrete):
-            self.single_action_space = spaces.Discrete(int(act_space.n))
-            self._action_n = int(act_space.n)
-        elif isinstance(act_space, spaces.MultiDiscrete):
-            self.single_action_space = spaces.MultiDiscrete(act_space.nvec)
-            self._action_n = np.asarray(act_space.nvec).reshape(1, -1)
-        elif isinstance(act_space, spaces.Box):
-            self.single_action_space = spaces.Box(
-                act_space.low.astype(np.float32),
-                act_space.high.astype(np.float32),
-                dtype=np.float32,
-            )
-        else:
-            raise TypeError(
-                f"unsupported action space {act_space}: the adapter handles Discrete, "
-                "MultiDiscrete and Box"
-            )
+        self.single_action_space, self._action_n = convert_action_space(act_space)
         self.name = getattr(env_id_or_factory, "__name__", str(env_id_or_factory))
         super().__init__(num_envs, seed=seed, log_interval=log_interval)
         self.num_envs_ = num_envs

@@ -22,7 +22,7 @@ import importlib
 import numpy as np
 from gymnasium import spaces
 
-from workbench.envs.adapters.gym import check_flattenable, flatten_batch
+from workbench.envs.adapters.gym import check_flattenable, convert_action_space, flatten_batch
 from workbench.envs.base import LOG_KEYS, VecEnv
 from workbench.envs.registry import Param
 
@@ -112,20 +112,7 @@ class PettingZooEnv(VecEnv):
             flat.low.astype(np.float32), flat.high.astype(np.float32), dtype=np.float32
         )
         self.source_action_space = act_space
-        if isinstance(act_space, spaces.Discrete):
-            self.single_action_space = spaces.Discrete(int(act_space.n))
-            self._action_n = int(act_space.n)
-        elif isinstance(act_space, spaces.MultiDiscrete):
-            self.single_action_space = spaces.MultiDiscrete(act_space.nvec)
-            self._action_n = np.asarray(act_space.nvec).reshape(1, -1)
-        elif isinstance(act_space, spaces.Box):
-            self.single_action_space = spaces.Box(
-                act_space.low.astype(np.float32),
-                act_space.high.astype(np.float32),
-                dtype=np.float32,
-            )
-        else:
-            raise TypeError(f"unsupported action space {act_space}")
+        self.single_action_space, self._action_n = convert_action_space(act_space)
         self.per_copy = len(self.agent_ids)
         self._copies = num_envs
         self.name = getattr(factory, "__module__", "pettingzoo")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from gymnasium import spaces
 
-from workbench.envs.base import VecEnv
+from workbench.envs.base import VecEnv, paddle_action_space
 from workbench.envs.breakout.cy_breakout import BreakoutCore
 from workbench.envs.registry import Param
 
@@ -37,10 +37,7 @@ class Breakout(VecEnv):
         high = np.ones(118, dtype=np.float32)
         low[4:6], high[4:6] = -_MAX_V, _MAX_V
         self.single_observation_space = spaces.Box(low, high, dtype=np.float32)
-        if continuous:
-            self.single_action_space = spaces.Box(-1.0, 1.0, shape=(1,), dtype=np.float32)
-        else:
-            self.single_action_space = spaces.Discrete(3)
+        self.single_action_space = paddle_action_space(continuous)
         super().__init__(num_envs, seed=seed, log_interval=log_interval)
         self.frameskip = frameskip
         self.continuous = continuous

@@ -3,7 +3,7 @@
 import numpy as np
 from gymnasium import spaces
 
-from workbench.envs.base import VecEnv
+from workbench.envs.base import VecEnv, paddle_action_space
 from workbench.envs.pong.cy_pong import PongCore
 from workbench.envs.registry import Param
 
@@ -31,10 +31,7 @@ class Pong(VecEnv):
 
     def __init__(self, num_envs=1, seed=0, log_interval=128, frameskip=8, continuous=False):
         self.single_observation_space = spaces.Box(0.0, 1.0, shape=(8,), dtype=np.float32)
-        if continuous:
-            self.single_action_space = spaces.Box(-1.0, 1.0, shape=(1,), dtype=np.float32)
-        else:
-            self.single_action_space = spaces.Discrete(3)
+        self.single_action_space = paddle_action_space(continuous)
         super().__init__(num_envs, seed=seed, log_interval=log_interval)
         self.frameskip = frameskip
         self.continuous = continuous
