@@ -39,7 +39,7 @@ def free_port() -> int:
 
 @pytest.fixture
 def lab(tmp_path):
-    for name in ("01_quickstart.ipynb",):
+    for name in ("01_quickstart.ipynb", "04_watch_and_play.ipynb"):
         shutil.copy(ROOT / "notebooks" / name, tmp_path / name)
     port = free_port()
     env = dict(
@@ -91,48 +91,52 @@ def lab(tmp_path):
         log.close()
 
 
-def test_quickstart_runs_in_a_real_browser(lab):
+def open_and_run(page, lab, notebook):
+    """Open ``notebook`` with ?reset and run every cell with Shift+Enter, waiting for all."""
+    page.goto(f"{lab}/lab/tree/{notebook}?reset", timeout=60_000)
+    cells = page.locator(".jp-NotebookPanel .jp-Cell")
+    cells.first.wait_for(timeout=60_000)
+    time.sleep(2.0)  # let the kernel connect
+    news = page.get_by_role("button", name="No")  # JupyterLab's news prompt
+    if news.count():
+        news.first.click()
+    n = cells.count()
+    cells.first.click()
+    page.keyboard.press("Escape")  # command mode: Shift+Enter runs and moves on
+    for _ in range(n):
+        page.keyboard.press("Shift+Enter")
+        time.sleep(0.3)
+    page.wait_for_function(
+        "() => ![...document.querySelectorAll('.jp-InputPrompt')]"
+        ".some(e => e.textContent.includes('*'))",
+        timeout=180_000,
+    )
+    errors = page.locator('[data-mime-type="application/vnd.jupyter.error"]')
+    assert errors.count() == 0, errors.first.inner_text()
+
+
+def launch_browser(p):
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (.ci/run does)")
+    return p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+
+
+def test_quickstart_runs_in_a_real_browser(lab):
     from playwright.sync_api import sync_playwright
 
     ARTIFACTS.mkdir(exist_ok=True)
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        browser = launch_browser(p)
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            page.goto(f"{lab}/lab/tree/01_quickstart.ipynb?reset", timeout=60_000)
-            cells = page.locator(".jp-NotebookPanel .jp-Cell")
-            cells.first.wait_for(timeout=60_000)
-            page.locator(
-                ".jp-NotebookPanel .jp-Notebook-ExecutionIndicator, .jp-Notebook-ExecutionIndicator"
-            ).first.wait_for(timeout=60_000)
-            time.sleep(2.0)  # let the kernel connect
-            news = page.get_by_role("button", name="No")  # JupyterLab's news prompt
-            if news.count():
-                news.first.click()
-            n = cells.count()
-            cells.first.click()
-            page.keyboard.press("Escape")  # command mode: Shift+Enter runs and moves on
-            for _ in range(n):
-                page.keyboard.press("Shift+Enter")
-                time.sleep(0.3)
-            # Wait for the run to finish: its status cell prints "finished".
-            page.get_by_text("finished", exact=True).first.wait_for(timeout=180_000)
-            page.wait_for_function(
-                "() => ![...document.querySelectorAll('.jp-InputPrompt')]"
-                ".some(e => e.textContent.includes('*'))",
-                timeout=120_000,
-            )
+            open_and_run(page, lab, "01_quickstart.ipynb")
+            page.get_by_text("finished", exact=True).first.wait_for(timeout=60_000)
 
             # The live learning curve rendered points from the run.
             plot = page.locator(".js-plotly-plot").first
             plot.wait_for(timeout=30_000)
             points = page.locator(".js-plotly-plot .scatterlayer .trace .points path")
             assert points.count() >= 1
-            # No cell raised.
-            errors = page.locator('[data-mime-type="application/vnd.jupyter.error"]')
-            assert errors.count() == 0, errors.first.inner_text()
 
             # Start and Stop respond: a long run starts from the form and stops on Stop.
             total = page.locator(".widget-text", has_text="total_steps").locator("input")
@@ -148,5 +152,38 @@ def test_quickstart_runs_in_a_real_browser(lab):
             page.locator(".jp-NotebookPanel .jp-Cell").last.scroll_into_view_if_needed()
             time.sleep(1.0)
             page.screenshot(path=str(ARTIFACTS / "quickstart-end.png"), full_page=True)
+        finally:
+            browser.close()
+
+
+def test_viewer_draws_frames_and_hands_over_the_keyboard(lab):
+    from playwright.sync_api import sync_playwright
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as p:
+        browser = launch_browser(p)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            open_and_run(page, lab, "04_watch_and_play.ipynb")
+            page.get_by_text("frames shown: True").first.wait_for(timeout=30_000)
+            canvas = page.locator("canvas.wb-canvas").first
+            canvas.scroll_into_view_if_needed()
+            # The canvas really drew frames: some pixels are not black.
+            lit = canvas.evaluate(
+                "c => { const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;"
+                " let n = 0; for (let i = 0; i < d.length; i += 4) n += d[i] + d[i+1] + d[i+2] > 0;"
+                " return n; }"
+            )
+            assert lit > 100
+            # Play mode: hold a key and the user is in control; let go and the agent returns.
+            page.get_by_role("button", name="play", exact=True).click()
+            page.locator(".jupyter-widgets button", has_text="Start").last.click()
+            canvas.click()
+            page.keyboard.down("ArrowLeft")
+            page.get_by_text("you in control").first.wait_for(timeout=15_000)
+            page.keyboard.up("ArrowLeft")
+            page.get_by_text("agent in control").first.wait_for(timeout=15_000)
+            page.screenshot(path=str(ARTIFACTS / "watch_and_play.png"), full_page=True)
+            page.locator(".jupyter-widgets button", has_text="Stop").last.click()
         finally:
             browser.close()
