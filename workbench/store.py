@@ -196,8 +196,8 @@ class RunStore:
         rows = []
         for r in records:
             config = json.loads(r.pop("config"))
-            summary = json.loads(r.pop("summary")) if r["summary"] else {}
-            r.pop("summary", None)
+            raw = r.pop("summary")
+            summary = json.loads(raw) if raw else {}
             flat = dict(r)
             for k, v in summary.items():
                 flat[k.split("/")[-1] if k.startswith("env/") else k] = v

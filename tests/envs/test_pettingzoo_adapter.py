@@ -70,3 +70,8 @@ def test_trains_through_the_adapter(tmp_path):
         eval_episodes=8,
     )
     assert run.status == "finished" and run.summary["eval/episodes"] >= 8
+
+
+def test_bad_perf_range_is_refused():
+    with pytest.raises(ValueError, match=r"perf must be \(\) or \(low, high\).*\(5, 1\)"):
+        workbench.make(PATH, perf=(5, 1))

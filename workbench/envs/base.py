@@ -134,11 +134,7 @@ class VecEnv:
 
     def render(self, index: int = 0) -> np.ndarray:
         """An RGB uint8 frame (H, W, 3) of copy ``index``."""
-        self._check_open()
-        if isinstance(index, bool) or not isinstance(index, (int, np.integer)):
-            raise TypeError(f"render index must be an int, got {type(index).__name__}")
-        if not 0 <= index < self.num_copies:
-            raise ValueError(f"render index must be in [0, {self.num_copies - 1}], got {index}")
+        self._check_render_index(index)
         frame = np.zeros(self.frame_shape, dtype=np.uint8)
         self._core.render(int(index), frame)
         return frame
@@ -161,6 +157,13 @@ class VecEnv:
         )
 
     # -- validation --
+    def _check_render_index(self, index) -> None:
+        self._check_open()
+        if isinstance(index, bool) or not isinstance(index, (int, np.integer)):
+            raise TypeError(f"render index must be an int, got {type(index).__name__}")
+        if not 0 <= index < self.num_copies:
+            raise ValueError(f"render index must be in [0, {self.num_copies - 1}], got {index}")
+
     def _check_open(self) -> None:
         if self._closed:
             raise RuntimeError(f"{self.name} env is closed")

@@ -84,12 +84,13 @@ class Launcher:
 
     def start(self) -> RunHandle | None:
         """Validate the form and launch a run; on a bad value, say so and start nothing."""
+        cell: dict = {}
         try:
             handle = launch(
                 self.env.value,
                 store=self.store,
                 name=self.name.value or None,
-                on_log=self._on_log_for(),
+                on_log=self._router(cell),
                 **self.overrides(),
             )
         except (ConfigError, ValueError, TypeError) as e:
@@ -98,13 +99,11 @@ class Launcher:
             )
             return None
         self.message.value = ""
-        self._attach(handle)
+        self._attach(handle, cell)
         return handle
 
-    def _on_log_for(self):
-        # The run id exists only once launch() returns; rows are routed through a cell.
-        cell: dict = {}
-
+    def _router(self, cell: dict):
+        # The handle exists only once launch() returns: rows find it through ``cell``.
         def on_log(row):
             handle = cell.get("handle")
             if handle is None:  # a row before launch() returned: keep it for _attach
@@ -115,7 +114,6 @@ class Launcher:
             self._status(handle, row)
 
         cell["on_log"] = on_log
-        self._pending_cell = cell
         return on_log
 
     def _label(self, handle: RunHandle) -> str:
@@ -123,8 +121,7 @@ class Launcher:
             self._labels[handle.run_id] = self.store.run(handle.run_id)["name"]
         return self._labels[handle.run_id]
 
-    def _attach(self, handle: RunHandle) -> None:
-        cell = self._pending_cell
+    def _attach(self, handle: RunHandle, cell: dict) -> None:
         cell["handle"] = handle
         for row in cell.pop("early", []):
             cell["on_log"](row)

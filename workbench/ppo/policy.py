@@ -119,6 +119,19 @@ class Policy(nn.Module):
         )
         self._init_weights(seed)
 
+    @classmethod
+    def for_env(cls, env, hidden: int = 128, rnn: bool = True, seed: int = 0) -> Policy:
+        """The policy for ``env``'s spaces, with the env's own encoder if it supplies one."""
+        make_encoder = getattr(env, "make_encoder", None)
+        return cls(
+            env.single_observation_space,
+            env.single_action_space,
+            hidden=hidden,
+            rnn=rnn,
+            encoder=make_encoder(hidden) if make_encoder else None,
+            seed=seed,
+        )
+
     @property
     def recurrent(self) -> bool:
         return self.lstm is not None

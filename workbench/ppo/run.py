@@ -316,14 +316,7 @@ def load_policy(checkpoint: str, device: str = "cpu"):
     ckpt = load_checkpoint(checkpoint, device)
     cfg = make_config(ckpt["config"])
     env = make(cfg.env, num_envs=1, **cfg.env_params)
-    encoder = getattr(env, "make_encoder", None)
-    policy = Policy(
-        env.single_observation_space,
-        env.single_action_space,
-        cfg.hidden_size,
-        cfg.rnn,
-        encoder=encoder(cfg.hidden_size) if encoder else None,
-    )
+    policy = Policy.for_env(env, cfg.hidden_size, cfg.rnn)
     policy.load_state_dict(ckpt["policy"])
     env.close()
     return policy.to(device), cfg

@@ -103,15 +103,7 @@ class Trainer:
             **cfg.env_params,
         )
         env = self.env
-        encoder = getattr(env, "make_encoder", None)
-        self.policy = Policy(
-            env.single_observation_space,
-            env.single_action_space,
-            hidden=cfg.hidden_size,
-            rnn=cfg.rnn,
-            encoder=encoder(cfg.hidden_size) if encoder else None,
-            seed=cfg.seed,
-        ).to(self.device)
+        self.policy = Policy.for_env(env, cfg.hidden_size, cfg.rnn, seed=cfg.seed).to(self.device)
         self.optimizers = build_optimizers(self.policy, cfg)
         self.gen = torch.Generator(self.device).manual_seed(cfg.seed)
 

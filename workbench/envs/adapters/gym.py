@@ -32,6 +32,15 @@ from workbench.envs.registry import Param
 _FLAT_OK = (spaces.Box, spaces.Discrete, spaces.MultiDiscrete, spaces.MultiBinary)
 
 
+def check_perf_range(perf: tuple) -> None:
+    """``perf`` is () or (low, high) with high > low: the score range mapped to 0..1."""
+    ok = not perf or (
+        len(perf) == 2 and all(isinstance(v, int | float) for v in perf) and perf[1] > perf[0]
+    )
+    if not ok:
+        raise ValueError(f"perf must be () or (low, high) with high > low, got {perf!r}")
+
+
 def check_flattenable(space: spaces.Space, where: str = "observation space") -> None:
     if isinstance(space, _FLAT_OK):
         return
@@ -147,13 +156,7 @@ class GymnasiumEnv(VecEnv):
         "perf": Param((), tuple, "(low, high): perf = (score - low) / (high - low), clipped"),
     }
 
-    @staticmethod
-    def check_params(p: dict) -> None:
-        perf = p["perf"]
-        if perf and not (
-            len(perf) == 2 and all(isinstance(v, int | float) for v in perf) and perf[1] > perf[0]
-        ):
-            raise ValueError(f"gym: perf must be () or (low, high) with high > low, got {perf!r}")
+    check_params = staticmethod(lambda p: check_perf_range(p["perf"]))
 
     def __init__(
         self,
@@ -187,7 +190,6 @@ class GymnasiumEnv(VecEnv):
         self.single_action_space, self._action_n = convert_action_space(act_space)
         self.name = getattr(env_id_or_factory, "__name__", str(env_id_or_factory))
         super().__init__(num_envs, seed=seed, log_interval=log_interval)
-        self.num_envs_ = num_envs
         self.score_key = score_key
         self.perf_range = tuple(perf)
         self._ret = np.zeros(num_envs, dtype=np.float64)
@@ -258,11 +260,9 @@ class GymnasiumEnv(VecEnv):
 
     def render(self, index: int = 0) -> np.ndarray:
         """The frame of copy ``index``; needs ``env_kwargs={"render_mode": "rgb_array"}``."""
-        self._check_open()
+        self._check_render_index(index)
         if not isinstance(self.venv, gym.vector.SyncVectorEnv):
             raise RuntimeError("render needs vectorization='sync'")
-        if not 0 <= index < self.num_envs_:
-            raise ValueError(f"render index must be in [0, {self.num_envs_ - 1}], got {index}")
         sub = self.venv.envs[index]
         if sub.render_mode != "rgb_array":
             raise RuntimeError(

@@ -22,7 +22,12 @@ import importlib
 import numpy as np
 from gymnasium import spaces
 
-from workbench.envs.adapters.gym import check_flattenable, convert_action_space, flatten_batch
+from workbench.envs.adapters.gym import (
+    check_flattenable,
+    check_perf_range,
+    convert_action_space,
+    flatten_batch,
+)
 from workbench.envs.base import LOG_KEYS, VecEnv
 from workbench.envs.registry import Param
 
@@ -81,7 +86,7 @@ class PettingZooEnv(VecEnv):
         "env_kwargs": Param({}, dict, "keyword arguments for the env factory"),
         "perf": Param((), tuple, "(low, high): perf = (return - low) / (high - low), clipped"),
     }
-    check_params = staticmethod(lambda p: None)
+    check_params = staticmethod(lambda p: check_perf_range(p["perf"]))
 
     def __init__(
         self, factory_or_path, num_envs=1, seed=0, log_interval=128, env_kwargs=None, perf=()
@@ -201,9 +206,7 @@ class PettingZooEnv(VecEnv):
         self._log_sums += (ret, length, ret, perf, 1.0)
 
     def render(self, index: int = 0) -> np.ndarray:
-        self._check_open()
-        if not 0 <= index < self.num_copies:
-            raise ValueError(f"render index must be in [0, {self.num_copies - 1}], got {index}")
+        self._check_render_index(index)
         frame = self.envs[index].render()
         if frame is None:
             raise RuntimeError("make the env with env_kwargs={'render_mode': 'rgb_array'}")
