@@ -19,7 +19,10 @@ cdef class CorridorCore:
 
     def __cinit__(self, float[:, ::1] obs, float[:, ::1] final_obs, int[::1] actions,
                   float[::1] rewards, unsigned char[::1] terminals,
-                  unsigned char[::1] truncations, double[::1] sums, int length):
+                  unsigned char[::1] truncations, double[::1] sums, unsigned long long seed,
+                  int length):
+        # The base class hands every buffer over by name: obs, final_obs, actions, rewards,
+        # terminals, truncations, sums (the episode-log sums) and seed, then the env's params.
         self.n, self.length = obs.shape[0], length
         self.pos = <int*>calloc(self.n, sizeof(int))
         self.t = <int*>calloc(self.n, sizeof(int))

@@ -22,11 +22,13 @@ def test_runs_dataframe_flattens_config_and_summary_and_filters(tmp_path):
     b = store.create_run("b", "pong", {"learning_rate": 0.03, "env_params": {}})
     store.log(a, 0, {"agent_steps": 10, "wall_time": 0.5, "env/score": 1.0, "sps": float("nan")})
     store.log(a, 1, {"agent_steps": 20, "wall_time": 1.0, "env/score": 3.0})
-    store.finish(a, "finished", {"score": 320.0, "perf": 0.37})
-    store.finish(b, "failed", {"score": 12.0}, error="boom")
+    store.finish(a, "finished", {"env/score": 300.0, "eval/score": 320.0, "eval/perf": 0.37})
+    store.finish(b, "failed", {"env/score": 12.0}, error="boom")
     df = store.runs()
     assert list(df["name"]) == ["a", "b"]
     assert {"learning_rate", "frameskip", "score", "perf", "status", "error"} <= set(df.columns)
+    assert list(df["score"]) == [320.0, 12.0]  # the final value: eval when present
+    assert list(df["env/score"]) == [300.0, 12.0]
     picked = store.runs("env == 'breakout' and score >= 300")
     assert list(picked["id"]) == [a]
     curve = store.curve(a)
@@ -114,7 +116,11 @@ def test_ctrl_c_leaves_a_stopped_run_with_rows_and_checkpoint(tmp_path):
 def test_launch_runs_in_background_and_stops(tmp_path):
     rows = []
     handle = workbench.launch(
-        "memory", store=tmp_path / "wb.db", total_steps=10**9, on_log=rows.append, **FAST
+        "memory",
+        store=tmp_path / "wb.db",
+        total_steps=10**9,
+        on_log=lambda run_id, row: rows.append((run_id, row)),
+        **FAST,
     )
     t0 = time.perf_counter()
     assert sum(range(1000)) == 499500  # the caller keeps running while the run trains
@@ -129,10 +135,11 @@ def test_launch_runs_in_background_and_stops(tmp_path):
     stored = RunStore(tmp_path / "wb.db").run(handle.run_id)
     assert stored["status"] == "stopped" and os.path.exists(stored["checkpoint"])
     assert len(run.curve()) == len(rows) >= 1
+    assert {run_id for run_id, _ in rows} == {handle.run_id}  # rows say which run they are
 
 
 def test_exception_marks_the_run_failed_with_its_error(tmp_path):
-    def boom(row):
+    def boom(run_id, row):
         if row["epoch"] >= 3:
             raise RuntimeError("callback exploded")
 
@@ -181,3 +188,187 @@ def test_runs_show_as_html_in_notebooks(tmp_path):
     )
     card = run._repr_html_()
     assert run.id in card and "finished" in card and "2,048 steps" in card
+
+
+# -- schema versions, incremental reads, stop by id, sweeps --
+
+V0_SCHEMA = """
+CREATE TABLE runs (id TEXT PRIMARY KEY, name TEXT NOT NULL, env TEXT NOT NULL,
+    config TEXT NOT NULL, status TEXT NOT NULL, error TEXT, started_at REAL NOT NULL,
+    ended_at REAL, heartbeat REAL, git_commit TEXT, host TEXT, pid INTEGER, summary TEXT,
+    checkpoint TEXT);
+CREATE TABLE metrics (run_id TEXT NOT NULL REFERENCES runs(id), seq INTEGER NOT NULL,
+    agent_steps INTEGER NOT NULL, wall_time REAL NOT NULL, data TEXT NOT NULL,
+    PRIMARY KEY (run_id, seq));
+"""
+
+
+def write_v0_store(path):
+    """A store exactly as the first release wrote it: no version, old summary names."""
+    import json
+    import sqlite3
+
+    conn = sqlite3.connect(path)
+    conn.executescript(V0_SCHEMA)
+    old_summary = {
+        "sps": 1000.0,
+        "score": 320.0,
+        "train/score": 300.0,
+        "eval/score": 320.0,
+        "perf": 0.37,
+        "train/perf": 0.35,
+        "eval/perf": 0.37,
+        "wall_time": 12.5,
+        "agent_steps": 4096,
+        "epochs": 8,
+    }
+    for i, summary in enumerate([old_summary, None]):
+        conn.execute(
+            "INSERT INTO runs VALUES (?, ?, 'breakout', ?, ?, NULL, ?, NULL, NULL, NULL, 'h', 1,"
+            " ?, NULL)",
+            (
+                f"run{i}",
+                f"name{i}",
+                json.dumps({"learning_rate": 0.01, "env_params": {"frameskip": 4}}),
+                "finished" if summary else "failed",
+                float(i),
+                json.dumps(summary) if summary else None,
+            ),
+        )
+        for seq in range(5):
+            data = {"agent_steps": seq * 512, "wall_time": seq * 0.5, "env/score": float(seq)}
+            conn.execute(
+                "INSERT INTO metrics VALUES (?, ?, ?, ?, ?)",
+                (f"run{i}", seq, seq * 512, seq * 0.5, json.dumps(data)),
+            )
+    conn.commit()
+    conn.close()
+
+
+def test_an_old_store_upgrades_in_place_and_keeps_every_run_and_row(tmp_path):
+    import workbench.store as S
+
+    db = tmp_path / "old.db"
+    write_v0_store(db)
+    store = RunStore(db)
+    assert store.schema_version == S.SCHEMA_VERSION >= 2
+    df = store.runs()
+    assert list(df["id"]) == ["run0", "run1"]
+    assert list(df["status"]) == ["finished", "failed"]
+    for run_id in ("run0", "run1"):
+        assert list(store.curve(run_id)["env/score"]) == [0.0, 1.0, 2.0, 3.0, 4.0]
+    summary = store.run("run0")["summary"]
+    assert summary["env/score"] == 300.0 and summary["eval/score"] == 320.0
+    assert "score" not in summary and "train/score" not in summary
+    assert df["score"].iloc[0] == 320.0 and df["frameskip"].iloc[0] == 4
+    # The new parts work on the upgraded file.
+    sweep = store.create_sweep("s", {"env": "breakout"})
+    run = store.create_run("new", "breakout", {}, sweep_id=sweep, tags=["a"])
+    assert list(store.runs(sweep=sweep)["id"]) == [run] and store.run(run)["tags"] == ["a"]
+    store.close()
+    assert RunStore(db).schema_version == S.SCHEMA_VERSION  # a second open finds it current
+
+
+def test_a_store_newer_than_the_code_is_refused(tmp_path):
+    import sqlite3
+
+    import workbench.store as S
+
+    db = tmp_path / "future.db"
+    RunStore(db).close()
+    conn = sqlite3.connect(db)
+    conn.execute(f"PRAGMA user_version = {S.SCHEMA_VERSION + 1}")
+    conn.close()
+    with pytest.raises(RuntimeError, match="newer than this workbench"):
+        RunStore(db)
+
+
+def test_opening_a_current_store_writes_nothing(tmp_path):
+    db = tmp_path / "wb.db"
+    store = RunStore(db)
+    run = store.create_run("a", "bandit", {})
+    store.log(run, 0, {"agent_steps": 1, "wall_time": 0.1})
+    store.finish(run, "finished", {})
+    store.close()
+    files = [db, db.with_name(db.name + "-wal")]
+    before = [(p.stat().st_mtime_ns, p.stat().st_size) for p in files if p.exists()]
+    again = RunStore(db)
+    again.runs()
+    again.curve(run)
+    again.close()
+    after = [(p.stat().st_mtime_ns, p.stat().st_size) for p in files if p.exists()]
+    assert before == after
+
+
+def test_read_only_open_never_creates_a_store(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no run store"):
+        RunStore(tmp_path / "missing" / "x.db", create=False)
+    assert not (tmp_path / "missing").exists()
+
+
+def test_curves_reads_several_runs_incrementally(tmp_path):
+    store = RunStore(tmp_path / "wb.db")
+    a, b = store.create_run("a", "bandit", {}), store.create_run("b", "bandit", {})
+    for seq in range(4):
+        store.log(a, seq, {"agent_steps": seq, "wall_time": seq, "x": seq})
+        store.log(b, seq, {"agent_steps": seq, "wall_time": seq, "x": 10 + seq})
+    full = store.curves([a, b])
+    assert len(full) == 8 and list(full.columns[:2]) == ["run_id", "seq"]
+    new = store.curves([a, b], since_seq={a: 2, b: 0})
+    assert list(zip(new["run_id"], new["x"], strict=True)) == [(a, 3), (b, 11), (b, 12), (b, 13)]
+    assert store.curves([a], since_seq=3).empty
+
+
+def test_git_commit_is_read_once_per_process(tmp_path):
+    import workbench.store as S
+
+    store = RunStore(tmp_path / "wb.db")
+    for i in range(5):
+        store.create_run(f"r{i}", "bandit", {})
+    assert S.git_commit.cache_info().misses <= 1
+
+
+def test_a_run_stopped_by_id_from_another_process_ends_as_stopped(tmp_path):
+    db = tmp_path / "wb.db"
+    proc, run_id = start_trainer(db)
+    assert workbench.stop(run_id, store=db, reason="enough") is True  # this is another process
+    assert proc.wait(timeout=60) == 0  # the trainer ends cleanly, not killed
+    run = RunStore(db).run(run_id)
+    assert run["status"] == "stopped" and run["reason"] == "enough" and run["error"] is None
+    assert len(RunStore(db).curve(run_id)) >= 8 and os.path.exists(run["checkpoint"])
+    assert run["summary"]["agent_steps"] > 0
+    assert workbench.stop(run_id, store=db) is False  # already ended
+    with pytest.raises(KeyError, match="no run 'nope'"):
+        workbench.stop("nope", store=db)
+
+
+def test_a_pruned_run_keeps_its_curve_and_reason(tmp_path):
+    db = tmp_path / "wb.db"
+    handle = workbench.launch("memory", store=db, total_steps=10**9, **FAST)
+    deadline = time.time() + 60
+    while (handle.latest() is None or handle.latest()["epoch"] < 3) and time.time() < deadline:
+        time.sleep(0.05)
+    workbench.stop(handle.run_id, store=db, pruned=True, reason="score 0.5 below the line")
+    run = handle.wait(timeout=60)
+    assert run.status == "pruned" and run.reason == "score 0.5 below the line"
+    stored = RunStore(db).runs().iloc[0]
+    assert stored["status"] == "pruned" and stored["reason"] == "score 0.5 below the line"
+    assert len(RunStore(db).curve(handle.run_id)) >= 3 and os.path.exists(stored["checkpoint"])
+    # The handle prunes too, within the epoch.
+    other = workbench.launch("memory", store=db, total_steps=10**9, **FAST)
+    other.prune("by hand")
+    assert other.wait(timeout=60).status == "pruned"
+
+
+def test_runs_carry_their_sweep_and_tags(tmp_path):
+    db = tmp_path / "wb.db"
+    store = RunStore(db)
+    sweep = store.create_sweep("lr sweep", {"metric": "score"})
+    run = workbench.train(
+        "bandit", store=db, total_steps=512, eval_episodes=0, sweep=sweep, tags=["a", "b"], **FAST
+    )
+    df = store.runs(sweep=sweep)
+    assert list(df["id"]) == [run.id] and df["tags"].iloc[0] == ["a", "b"]
+    assert store.sweeps()["trials"].tolist() == [1]
+    with pytest.raises(TypeError, match="tags must be a list of str"):
+        workbench.train("bandit", store=db, tags="a", **FAST)

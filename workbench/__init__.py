@@ -1,17 +1,18 @@
 """workbench: a Jupyter-centric reinforcement-learning research workbench.
 
-``make`` builds envs; ``train`` / ``launch`` run PPO; ``RunStore`` reads recorded runs.
+``make`` builds envs; ``train`` / ``launch`` run PPO and ``stop`` ends a run by id from
+anywhere; ``RunStore`` reads recorded runs. Metric names live in ``workbench.metrics``.
 Heavy modules (torch, pandas) load on first use, so importing workbench is cheap.
 """
 
 from workbench.envs import make
 
 __version__ = "0.1.0"
-__all__ = ["RunStore", "TrainConfig", "launch", "make", "train"]
+__all__ = ["RunStore", "TrainConfig", "launch", "make", "stop", "train"]
 
 
 def __getattr__(name):
-    if name in ("train", "launch"):
+    if name in ("train", "launch", "stop"):
         from workbench.ppo import run
 
         return getattr(run, name)

@@ -10,6 +10,8 @@ import argparse
 import dataclasses
 import sys
 
+from workbench import metrics as M
+
 
 def _bool(text: str) -> bool:
     low = text.lower()
@@ -74,29 +76,31 @@ def _train(args) -> None:
     import workbench
     from workbench.dashboard import Dashboard
     from workbench.ppo.config import make_config
+    from workbench.runtime import torch_threads
 
     overrides = _overrides(args)
     cfg = make_config(args.env, **overrides)
     board = Dashboard(cfg.total_steps, title=f"{cfg.env}")
     last = {}
 
-    def on_log(row):
+    def on_log(run_id, row):
         last.update(row)
         if not args.quiet:
             board(row)
 
     try:
-        run = workbench.train(cfg, store=args.db, on_log=on_log, resume=args.resume)
+        with torch_threads(cfg.torch_threads):
+            run = workbench.train(cfg, store=args.db, on_log=on_log, resume=args.resume)
     except KeyboardInterrupt:
         print("\nstopped: the run is recorded as stopped, with its checkpoint", file=sys.stderr)
         sys.exit(130)
     if last and not args.quiet:
         board(last, force=True)
-    s = run.summary
+    s, nan = run.summary, float("nan")
     print(
-        f"run {run.id} {run.status}: {s.get('agent_steps', 0):,} steps in "
-        f"{s.get('wall_time', 0):.1f}s; eval score {s.get('eval/score', float('nan')):.2f}, "
-        f"perf {s.get('eval/perf', float('nan')):.3f}; checkpoint {run.checkpoint}"
+        f"run {run.id} {run.status}: {s.get(M.AGENT_STEPS, 0):,} steps in "
+        f"{s.get(M.WALL_TIME, 0):.1f}s; score {M.final(s, M.SCORE, nan):.2f}, "
+        f"perf {M.final(s, M.PERF, nan):.3f}; checkpoint {run.checkpoint}"
     )
 
 
@@ -206,7 +210,12 @@ def build_parser(argv: list[str]) -> argparse.ArgumentParser:
     runs = sub.add_parser("runs", help="table of the run store")
     runs.add_argument("--query", default=None, help='pandas query, e.g. "score >= 300"')
     runs.add_argument("--db", default=None)
-    runs.add_argument("--columns", default="id,name,env,status,agent_steps,wall_time,score,perf")
+    runs.add_argument(
+        "--columns",
+        default=",".join(
+            ("id", "name", "env", "status", M.AGENT_STEPS, M.WALL_TIME, M.SCORE, M.PERF)
+        ),
+    )
     runs.set_defaults(func=_runs)
 
     bench = sub.add_parser("bench", help="benchmarks (print a table, write benchmarks/results/)")

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import sys
 import time
+from math import nan
 
-from workbench.ppo.trainer import TIMING_KEYS
+from workbench import metrics as M
 
 
 def _si(x: float) -> str:
@@ -43,7 +44,7 @@ class Dashboard:
         self.env: dict = {}
 
     def __call__(self, row: dict, force: bool = False) -> None:
-        self.env.update({k[4:]: v for k, v in row.items() if k.startswith("env/")})
+        self.env.update({k[len(M.ENV) :]: v for k, v in row.items() if k.startswith(M.ENV)})
         now = time.monotonic()
         if not force and now - self.last_draw < self.every:
             return
@@ -54,44 +55,44 @@ class Dashboard:
             self._line(row)
 
     def _eta(self, row) -> str:
-        steps, wall = row["agent_steps"], row["wall_time"]
+        steps, wall = row[M.AGENT_STEPS], row[M.WALL_TIME]
         rate = steps / wall if wall > 0 else 0
         return _clock((self.total - steps) / rate) if rate else "?"
 
     def _line(self, row) -> None:
         env = self.env
         print(
-            f"{_clock(row['wall_time'])} steps {_si(row['agent_steps'])}/{_si(self.total)} "
-            f"sps {_si(row['sps'])} eta {self._eta(row)} | "
-            f"score {env.get('score', float('nan')):.1f} perf {env.get('perf', float('nan')):.3f} "
-            f"return {env.get('episode_return', float('nan')):.1f} | "
-            f"pg {row['losses/policy']:.3f} v {row['losses/value']:.3f} "
-            f"ent {row['losses/entropy']:.3f} kl {row['losses/approx_kl']:.4f}",
+            f"{_clock(row[M.WALL_TIME])} steps {_si(row[M.AGENT_STEPS])}/{_si(self.total)} "
+            f"sps {_si(row[M.SPS])} eta {self._eta(row)} | "
+            f"score {env.get(M.SCORE, nan):.1f} perf {env.get(M.PERF, nan):.3f} "
+            f"return {env.get(M.EPISODE_RETURN, nan):.1f} | "
+            f"pg {row[M.loss('policy')]:.3f} v {row[M.loss('value')]:.3f} "
+            f"ent {row[M.loss('entropy')]:.3f} kl {row[M.loss('approx_kl')]:.4f}",
             file=self.stream,
             flush=True,
         )
 
     def _panel(self, row) -> None:
         env = self.env
-        timing = {k: row.get(f"timing/{k}", 0.0) for k in TIMING_KEYS}
+        timing = {k: row.get(M.timing(k), 0.0) for k in M.TIMING_KEYS}
         total = sum(timing.values()) or 1.0
-        frac = row["agent_steps"] / self.total if self.total else 0
+        frac = row[M.AGENT_STEPS] / self.total if self.total else 0
         bar = "#" * int(30 * frac) + "." * (30 - int(30 * frac))
         lines = [
             f"\x1b[1m workbench {self.title}\x1b[0m",
-            f" [{bar}] {frac:6.1%}  steps {_si(row['agent_steps'])} / {_si(self.total)}",
-            f" elapsed {_clock(row['wall_time'])}  eta {self._eta(row)}  "
-            f"sps {_si(row['sps'])}  epoch {row['epoch']}",
-            f" score {env.get('score', float('nan')):8.2f}"
-            f"   perf {env.get('perf', float('nan')):.3f}"
-            f"   return {env.get('episode_return', float('nan')):8.2f}"
-            f"   length {env.get('episode_length', float('nan')):8.1f}",
+            f" [{bar}] {frac:6.1%}  steps {_si(row[M.AGENT_STEPS])} / {_si(self.total)}",
+            f" elapsed {_clock(row[M.WALL_TIME])}  eta {self._eta(row)}  "
+            f"sps {_si(row[M.SPS])}  epoch {row[M.EPOCH]}",
+            f" score {env.get(M.SCORE, nan):8.2f}"
+            f"   perf {env.get(M.PERF, nan):.3f}"
+            f"   return {env.get(M.EPISODE_RETURN, nan):8.2f}"
+            f"   length {env.get(M.EPISODE_LENGTH, nan):8.1f}",
             " losses  "
             + "  ".join(
-                f"{k} {row[f'losses/{k}']:.4f}"
+                f"{k} {row[M.loss(k)]:.4f}"
                 for k in ("policy", "value", "entropy", "approx_kl", "clipfrac")
             ),
-            f"         explained variance {row['losses/explained_variance']:.3f}",
+            f"         explained variance {row[M.loss('explained_variance')]:.3f}",
             " time    " + "  ".join(f"{k} {v / total:5.1%}" for k, v in timing.items()),
         ]
         up = f"\x1b[{self.lines_drawn}F" if self.lines_drawn else ""

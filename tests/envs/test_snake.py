@@ -84,7 +84,7 @@ def test_hitting_a_wall_kills_respawns_and_is_a_terminal():
     # Every other body cell (from the head) became a corpse.
     assert [cells[10, x] for x in (5, 6, 7, 8)] == [EMPTY, CORPSE, EMPTY, CORPSE]
     log = env.log()
-    assert log["n"] == 1 and log["score"] == 4 and log["perf"] == pytest.approx(1.0)
+    assert log["n"] == 1 and log["score"] == 4 and log["perf"] == pytest.approx(4 / 100)
     assert log["episode_return"] == -1.0 and log["episode_length"] == 1
 
 
@@ -98,7 +98,7 @@ def test_hitting_another_snake_kills_only_the_mover():
     assert env._core.cells(0)[10, 10] == EMPTY  # no corpse without leave_corpse
 
 
-def test_perf_is_length_over_steps_lived():
+def test_perf_is_length_at_death_against_the_target_of_100():
     env = make()
     park(env, 0, 10, 10)
     park(env, 1, 20, 15)
@@ -109,7 +109,14 @@ def test_perf_is_length_over_steps_lived():
     env._core.set_cell(0, 15, 10, WALL)
     step(env, RIGHT, UP)  # dies on step 5
     log = env.log()
-    assert log["score"] == 3 and log["perf"] == pytest.approx(3 / 5)
+    assert log["score"] == 3 and log["perf"] == pytest.approx(3 / 100)
+    # A long snake reaches the cap: perf 1 at length 100 and beyond.
+    env = make(width=200, height=40)
+    env._core.place_snake(0, 0, [(10 + k, 30) for k in range(120)], LEFT)
+    park(env, 1, 20, 15)
+    env._core.set_cell(0, 9, 30, WALL)
+    step(env, LEFT, UP)
+    assert env.log()["perf"] == pytest.approx(1.0)
 
 
 def test_grids_are_independent_copies():

@@ -42,7 +42,7 @@ def test_curves_throttle_redraws_but_show_every_point():
 
     def producer():
         for row in rows(200):
-            feed(row)
+            feed("run-a-id", row)
             time.sleep(0.002)
 
     t = threading.Thread(target=producer)

@@ -12,7 +12,7 @@ def test_defaults_match_the_reference():
     assert (c.optimizer, c.learning_rate, c.gamma, c.gae_lambda) == ("muon", 0.015, 0.995, 0.90)
     assert (c.update_epochs, c.clip_coef, c.vf_coef, c.vf_clip_coef) == (1, 0.2, 2.0, 0.2)
     assert (c.max_grad_norm, c.ent_coef, c.bptt_horizon) == (1.5, 0.001, 64)
-    assert (c.minibatch_size, c.max_minibatch_size) == (8192, 32768)
+    assert (c.minibatch_size, c.max_minibatch_size) == (8192, 0)  # 0: automatic
     assert (c.vtrace_rho_clip, c.vtrace_c_clip, c.prio_alpha, c.prio_beta0) == (1, 1, 0.8, 0.2)
     assert c.anneal_lr is False
 
@@ -33,6 +33,33 @@ def test_env_toml_layers_under_keyword_overrides():
     cfg = make_config("breakout", num_envs=128, env_params={"frameskip": 2})
     assert cfg.num_envs == 128 and cfg.env_params["frameskip"] == 2
     assert make_config("bandit").num_envs == TrainConfig.num_envs  # no TOML: defaults
+
+
+def test_a_derived_limit_never_rejects_a_config_the_user_wrote():
+    # The user set none of max_minibatch_size: its automatic value follows the horizon.
+    cfg = make_config("breakout", num_envs=5, bptt_horizon=80, minibatch_size=400)
+    assert cfg.max_minibatch_size == 0
+    assert cfg.micro_batch_size(sample_bytes=1000) == 400  # fits: the whole minibatch
+    assert cfg.micro_batch_size(sample_bytes=(1 << 30) // 100) == 80  # never below a segment
+    big = make_config("breakout", bptt_horizon=80, minibatch_size=40960, num_envs=512)
+    micro = big.micro_batch_size(sample_bytes=(1 << 30) // 10_000)
+    assert micro % 80 == 0 and micro <= 10_000 < micro + 80
+    assert make_config("bandit", max_minibatch_size=512).micro_batch_size(10**9) == 512
+
+
+def test_the_odd_sized_example_trains(tmp_path):
+    import workbench
+
+    run = workbench.train(
+        "breakout",
+        num_envs=5,
+        bptt_horizon=80,
+        minibatch_size=400,
+        total_steps=1200,
+        eval_episodes=4,
+        store=tmp_path / "wb.db",
+    )
+    assert run.status == "finished" and run.summary["agent_steps"] == 1200
 
 
 def test_non_power_of_two_shapes_are_fine():

@@ -9,7 +9,9 @@ import statistics
 import time
 from pathlib import Path
 
-RESULTS_DIR = Path(os.environ.get("WORKBENCH_BENCH_DIR", "benchmarks/results"))
+
+def results_dir() -> Path:
+    return Path(os.environ.get("WORKBENCH_BENCH_DIR", "benchmarks/results"))
 
 
 def cpu_model() -> str:
@@ -67,8 +69,9 @@ def _fmt(value) -> str:
 
 
 def write_result(name: str, payload: dict) -> Path:
-    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
-    path = RESULTS_DIR / f"{name.replace(':', '_').replace('/', '_')}.json"
+    folder = results_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name.replace(':', '_').replace('/', '_')}.json"
     payload = {"benchmark": name, "machine": machine(), **payload}
     path.write_text(json.dumps(payload, indent=2) + "\n")
     print(f"wrote {path}")

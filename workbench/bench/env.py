@@ -7,7 +7,6 @@ By default the process is pinned to one core, matching how the C reference was m
 
 from __future__ import annotations
 
-import os
 import time
 
 import numpy as np
@@ -15,10 +14,9 @@ from gymnasium import spaces
 
 from workbench.bench.common import print_table, summarize, write_result
 from workbench.envs import make
+from workbench.envs.facts import facts
+from workbench.runtime import pinned_to_one_core
 
-# C reference (PufferLib 3.0 Ocean, one core, random actions, no Python binding, -O3),
-# agent steps per second on this kind of machine; see shared/envs.md.
-REFERENCE_SPS = {"breakout": 5.0e6, "pong": 5.8e6, "snake": 4.6e6}
 CACHE_STEPS = 256
 
 
@@ -60,14 +58,14 @@ def run(
     pin: bool = True,
     params: dict | None = None,
 ) -> dict:
-    if pin and hasattr(os, "sched_setaffinity"):
-        os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
-    reference = REFERENCE_SPS.get(name)
+    bench = facts(name).bench
+    reference = bench.get("reference_sps")
     rows, results = [], []
     for n in sizes:
         env = make(name, num_envs=n, seed=0, **(params or {}))
         env.reset()
-        stats = summarize([time_steps(env, seconds) for _ in range(repeats)])
+        with pinned_to_one_core(pin):  # how the reference was measured; restored after
+            stats = summarize([time_steps(env, seconds) for _ in range(repeats)])
         env.close()
         ratio = stats["median"] / reference if reference else None
         results.append(
@@ -90,7 +88,7 @@ def run(
     )
     print_table(["copies", "agents", "median", "spread", "min", "max", "vs C ref"], rows)
     if reference:
-        print(f"C reference: {reference / 1e6:.1f}M steps/s (PufferLib 3.0 Ocean, one core)")
+        print(f"reference: {reference / 1e6:.1f}M steps/s ({bench.get('reference', '')})")
     write_result(
         f"env_{name}",
         {

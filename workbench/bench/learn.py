@@ -1,6 +1,6 @@
 """``python -m workbench bench learn NAME``: how fast the env's default config learns.
 
-Trains with the env's config (``workbench/configs/<env>.toml``), optionally for a
+Trains with the env's config (its folder's ``env.toml``), optionally for a
 wall-clock budget, per seed; reports wall-clock time and agent steps until the episode
 metric first reaches each threshold (per-epoch mean, and the mean of the last 20+
 episodes), then
@@ -14,22 +14,20 @@ import tempfile
 import time
 from pathlib import Path
 
+from workbench import metrics as M
 from workbench.bench.common import print_table, write_result
+from workbench.envs.facts import facts
+from workbench.ppo.config import make_config
 from workbench.ppo.run import launch, run_eval
+from workbench.runtime import torch_threads
 
-# Metric and thresholds reported per env (others: perf at 0.5 and 0.9).
-THRESHOLDS = {
-    "breakout": ("score", (300, 500, 800)),
-    "pong": ("perf", (0.5, 0.9, 0.95)),
-    "snake": ("score", (10, 25, 50)),
-    "gym:CartPole-v1": ("episode_return", (475,)),
-}
+DEFAULT_THRESHOLDS = (M.PERF, (0.5, 0.9))  # for envs whose folder names none
 WINDOW = 20  # episodes in the "recent mean"
 
 
 def recent_mean(curve, column: str, window: int = WINDOW):
     """Per row: mean of ``column`` over the most recent rows holding >= ``window`` episodes."""
-    counts = curve["env/n"].fillna(0).to_numpy()
+    counts = curve[M.env(M.EPISODES)].fillna(0).to_numpy()
     values = curve[column].fillna(0).to_numpy()
     out = []
     for i in range(len(curve)):
@@ -48,25 +46,27 @@ def first_reach(curve, column: str, target: float) -> dict | None:
     if hit.empty:
         return None
     row = hit.iloc[0]
-    return {"wall_time": float(row["wall_time"]), "agent_steps": int(row["agent_steps"])}
+    return {M.WALL_TIME: float(row[M.WALL_TIME]), M.AGENT_STEPS: int(row[M.AGENT_STEPS])}
 
 
 def run(
     name: str, seconds: float | None = None, seeds=(0,), eval_episodes: int = 64, **overrides
 ) -> dict:
-    metric, targets = THRESHOLDS.get(name, ("perf", (0.5, 0.9)))
+    bench = facts(name).bench
+    metric = bench.get("metric", DEFAULT_THRESHOLDS[0])
+    targets = tuple(bench.get("thresholds", DEFAULT_THRESHOLDS[1]))
     results = []
     with tempfile.TemporaryDirectory() as tmp:
         for seed in seeds:
-            handle = launch(
-                name, store=Path(tmp) / "learn.db", seed=seed, eval_episodes=0, **overrides
-            )
-            handle.wait(seconds)
-            if not handle.done:
-                handle.stop()
-            finished = handle.wait()
+            cfg = make_config(name, seed=seed, eval_episodes=0, **overrides)
+            with torch_threads(cfg.torch_threads):
+                handle = launch(cfg, store=Path(tmp) / "learn.db")
+                handle.wait(seconds)
+                if not handle.done:
+                    handle.stop()
+                finished = handle.wait()
             curve = finished.curve()
-            col = f"env/{metric}"
+            col = M.env(metric)
             curve["smooth"] = recent_mean(curve, col)
             final = run_eval(finished.policy, finished.config, eval_episodes, seed=seed + 10_000)
             final = {k: float(v) for k, v in final.items()}
@@ -74,14 +74,14 @@ def run(
                 {
                     "seed": seed,
                     "status": finished.status,
-                    "wall_time": float(curve["wall_time"].iloc[-1]),
-                    "agent_steps": int(curve["agent_steps"].iloc[-1]),
-                    "mean_sps": float(curve["agent_steps"].iloc[-1] / curve["wall_time"].iloc[-1]),
+                    M.WALL_TIME: float(curve[M.WALL_TIME].iloc[-1]),
+                    M.AGENT_STEPS: int(curve[M.AGENT_STEPS].iloc[-1]),
+                    "mean_sps": float(curve[M.AGENT_STEPS].iloc[-1] / curve[M.WALL_TIME].iloc[-1]),
                     "reach": {str(t): first_reach(curve, col, t) for t in targets},
                     "reach_smoothed": {str(t): first_reach(curve, "smooth", t) for t in targets},
                     "final_train": float(curve["smooth"].iloc[-1]),
                     "eval": final,
-                    "curve": curve[["agent_steps", "wall_time", col]].to_dict("list"),
+                    "curve": curve[[M.AGENT_STEPS, M.WALL_TIME, col]].to_dict("list"),
                     "config": finished.config.to_dict(),
                 }
             )
@@ -93,10 +93,10 @@ def run(
                 [
                     r["seed"],
                     f"{metric} >= {t}",
-                    f"{hit['wall_time']:.1f}s" if hit else "-",
-                    f"{hit['agent_steps'] / 1e6:.2f}M" if hit else "-",
-                    f"{smooth['wall_time']:.1f}s" if smooth else "-",
-                    f"{smooth['agent_steps'] / 1e6:.2f}M" if smooth else "-",
+                    f"{hit[M.WALL_TIME]:.1f}s" if hit else "-",
+                    f"{hit[M.AGENT_STEPS] / 1e6:.2f}M" if hit else "-",
+                    f"{smooth[M.WALL_TIME]:.1f}s" if smooth else "-",
+                    f"{smooth[M.AGENT_STEPS] / 1e6:.2f}M" if smooth else "-",
                 ]
             )
     print(
@@ -109,15 +109,15 @@ def run(
     )
     for r in results:
         print(
-            f"seed {r['seed']}: {r['status']} after {r['wall_time']:.0f}s "
-            f"({r['agent_steps'] / 1e6:.1f}M steps, {r['mean_sps'] / 1e3:.0f}k steps/s); "
+            f"seed {r['seed']}: {r['status']} after {r[M.WALL_TIME]:.0f}s "
+            f"({r[M.AGENT_STEPS] / 1e6:.1f}M steps, {r['mean_sps'] / 1e3:.0f}k steps/s); "
             f"final train {metric} {r['final_train']:.3f}; eval on {eval_episodes} fresh "
             f"episodes: {metric} {r['eval'].get(metric, float('nan')):.3f}"
         )
     summary = {"median_eval": statistics.median(r["eval"].get(metric, 0) for r in results)}
     for t in targets:
         times = [
-            r["reach_smoothed"][str(t)]["wall_time"]
+            r["reach_smoothed"][str(t)][M.WALL_TIME]
             if r["reach_smoothed"][str(t)]
             else float("inf")
             for r in results

@@ -18,6 +18,7 @@ import torch
 from workbench.bench.common import print_table, summarize, write_result
 from workbench.ppo.config import make_config
 from workbench.ppo.trainer import Trainer
+from workbench.runtime import torch_threads
 
 
 @torch.no_grad()
@@ -57,7 +58,8 @@ def measure(name: str, rnn: bool, epochs: int) -> dict:
 
 
 def run(name: str, epochs: int = 8) -> dict:
-    results = [measure(name, rnn, epochs) for rnn in (True, False)]
+    with torch_threads(make_config(name).torch_threads):
+        results = [measure(name, rnn, epochs) for rnn in (True, False)]
     rows = [
         [
             ("MLP+LSTM" if r["rnn"] else "MLP") + f"({r['config']['hidden_size']})",

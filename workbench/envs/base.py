@@ -4,8 +4,10 @@ Every env is one object holding ``num_agents`` agents (copies, or several agents
 copy). Buffers are allocated once here and handed to the compiled core, which writes
 into them in place; ``step()`` returns the same array objects every call.
 
-A subclass sets ``single_observation_space`` and ``single_action_space`` and builds
-``self._core`` (a Cython object) with these methods:
+A subclass sets ``single_observation_space`` and ``single_action_space``, calls
+``VecEnv.__init__`` and then ``self._bind(CoreClass, **params)``, which hands every buffer
+to the compiled core by name, once: ``CoreClass(obs, final_obs, actions, rewards,
+terminals, truncations, sums, seed, **params)``. The core has these methods:
 
 - ``reset(seed)``: reset every copy; ``seed`` < 0 keeps each copy's RNG stream going.
 - ``step()``: advance every agent one step using ``self.actions``; truncating envs also
@@ -70,14 +72,21 @@ class VecEnv:
         self._closed = False
         self._core = None
 
-    # -- views the compiled core writes through (bool buffers seen as uint8) --
-    @property
-    def _terminals_u8(self) -> np.ndarray:
-        return self.terminals.view(np.uint8)
-
-    @property
-    def _truncations_u8(self) -> np.ndarray:
-        return self.truncations.view(np.uint8)
+    def _bind(self, core_class, **params) -> None:
+        """Build the compiled core over this env's buffers; ``params`` become attributes."""
+        for key, value in params.items():
+            setattr(self, key, value)
+        self._core = core_class(
+            obs=self.observations,
+            final_obs=self.final_observations,
+            actions=self.actions,
+            rewards=self.rewards,
+            terminals=self.terminals.view(np.uint8),  # bool buffers seen as uint8
+            truncations=self.truncations.view(np.uint8),
+            sums=self._log_sums,
+            seed=self.seed,
+            **params,
+        )
 
     @property
     def discrete(self) -> bool:

@@ -46,3 +46,13 @@ cdef inline void log_episode(double* sums, double ret, double length, double sco
     sums[LOG_SCORE] += score
     sums[LOG_PERF] += perf
     sums[LOG_N] += 1.0
+
+
+cdef inline dict merged_state(str game, dict current, dict fields):
+    # A copy's state (a struct seen as a dict) with ``fields`` replaced: unknown names are
+    # an error, so a typo in a scripted test scenario cannot pass silently.
+    for key in fields:
+        if key not in current:
+            raise KeyError(f"unknown {game} state field {key!r}; fields: {', '.join(current)}")
+    current.update(fields)
+    return current

@@ -9,13 +9,14 @@ import ipywidgets as W
 import pandas as pd
 import plotly.graph_objects as go
 
+from workbench import metrics as M
 from workbench.ppo.config import TrainConfig
 from workbench.store import RunStore
 
-TABLE_COLUMNS = ["id", "name", "env", "status", "agent_steps", "wall_time", "score", "perf"]
+TABLE_COLUMNS = ["id", "name", "env", "status", M.AGENT_STEPS, M.WALL_TIME, M.SCORE, M.PERF]
 
 
-def hyperparameter_correlations(runs: pd.DataFrame, target: str = "score") -> pd.Series:
+def hyperparameter_correlations(runs: pd.DataFrame, target: str = M.SCORE) -> pd.Series:
     """Spearman correlation of every numeric TrainConfig field that varies with ``target``.
 
     Sorted by absolute strength; fields that are constant across the runs are left out.
@@ -38,7 +39,7 @@ def hyperparameter_correlations(runs: pd.DataFrame, target: str = "score") -> pd
 class RunsBrowser:
     """Filter recorded runs, overlay them in ``curves``, and chart hyperparameter effects."""
 
-    def __init__(self, store=None, curves=None, query: str = "", target: str = "score"):
+    def __init__(self, store=None, curves=None, query: str = "", target: str = M.SCORE):
         self.store = store if isinstance(store, RunStore) else RunStore(store)
         self.curves = curves
         self.target = target

@@ -15,25 +15,14 @@ import ipywidgets as W
 import numpy as np
 import plotly.graph_objects as go
 
+from workbench import metrics as M
+
 X_AXES = {
-    "agent steps": "agent_steps",
+    "agent steps": M.AGENT_STEPS,
     "wall-clock": "clock",
-    "relative time (s)": "wall_time",
+    "relative time (s)": M.WALL_TIME,
 }
-DEFAULT_METRICS = (
-    "env/score",
-    "env/perf",
-    "env/episode_return",
-    "env/episode_length",
-    "sps",
-    "losses/policy",
-    "losses/value",
-    "losses/entropy",
-    "losses/approx_kl",
-    "losses/clipfrac",
-    "losses/explained_variance",
-)
-TIMING = ("env", "forward", "copy", "learn", "misc")
+DEFAULT_METRICS = M.CURVE_METRICS
 
 
 def smooth(values: np.ndarray, weight: float) -> np.ndarray:
@@ -55,7 +44,7 @@ class LiveCurves:
 
     def __init__(
         self,
-        metric: str = "env/score",
+        metric: str = M.env(M.SCORE),
         x: str = "agent steps",
         smoothing: float = 0.0,
         max_rate: float = 4.0,
@@ -111,11 +100,11 @@ class LiveCurves:
 
     # -- feeding rows --
     def on_log(self, name: str):
-        """A callback for ``launch(on_log=...)`` that adds each row to run ``name``."""
+        """A callback for ``launch(on_log=...)`` that adds each row to the curve ``name``."""
         with self._lock:
             self.rows.setdefault(name, [])
             self.starts.setdefault(name, time.time())
-        return lambda row: self.append(name, row)
+        return lambda run_id, row: self.append(name, row)
 
     def add_run(self, name: str, rows, started_at: float | None = None) -> None:
         """Show a recorded run: ``rows`` is a DataFrame (``store.curve``) or list of dicts."""
@@ -131,7 +120,7 @@ class LiveCurves:
         with self._lock:
             self.rows.setdefault(name, []).append(row)
             if name not in self.starts:
-                self.starts[name] = time.time() - row.get("wall_time", 0.0)
+                self.starts[name] = time.time() - row.get(M.WALL_TIME, 0.0)
             self._dirty.add(name)
         if len(self.rows[name]) == 1:
             self._refresh_metrics(row)
@@ -159,7 +148,7 @@ class LiveCurves:
         )
         if xkey == "clock":
             start = self.starts[name]
-            x = [datetime.fromtimestamp(start + r["wall_time"]) for r in rows]
+            x = [datetime.fromtimestamp(start + r[M.WALL_TIME]) for r in rows]
         else:
             x = [r[xkey] for r in rows]
         keep = np.isfinite(y)
@@ -201,7 +190,7 @@ class LiveCurves:
 
     def _refresh_metrics(self, row: dict) -> None:
         options = list(self.metric.options)
-        extra = [k for k in row if "/" in k and k not in options and not k.startswith("timing/")]
+        extra = [k for k in row if "/" in k and k not in options and not k.startswith(M.TIMING)]
         if extra:
             self.metric.options = options + sorted(extra)
 
@@ -211,12 +200,12 @@ class LiveCurves:
             if not rows:
                 continue
             last = rows[-1]
-            timing = {k: last.get(f"timing/{k}", 0.0) or 0.0 for k in TIMING}
+            timing = {k: last.get(M.timing(k), 0.0) or 0.0 for k in M.TIMING_KEYS}
             total = sum(timing.values()) or 1.0
             shares = " ".join(f"{k} {v / total:.0%}" for k, v in timing.items())
             parts.append(
-                f"<b>{name}</b>: {last['agent_steps']:,} steps, "
-                f"{last.get('sps', 0) / 1e3:,.0f}k steps/s &nbsp;|&nbsp; time: {shares}"
+                f"<b>{name}</b>: {last[M.AGENT_STEPS]:,} steps, "
+                f"{last.get(M.SPS, 0) / 1e3:,.0f}k steps/s &nbsp;|&nbsp; time: {shares}"
             )
         self.panel.value = (
             "<div style='white-space: normal; line-height: 1.4'>" + "<br>".join(parts) + "</div>"

@@ -9,6 +9,7 @@ import time
 
 import ipywidgets as W
 
+from workbench import metrics as M
 from workbench.envs import names
 from workbench.ppo.config import ConfigError, field_docs, make_config
 from workbench.ppo.run import RunHandle, launch
@@ -41,6 +42,7 @@ class Launcher:
         self.handles: list[RunHandle] = []
         self._lines: dict[str, W.HTML] = {}
         self._labels: dict[str, str] = {}
+        self._handles: dict[str, RunHandle] = {}
         docs = field_docs()
         self.env = W.Dropdown(options=list(envs or names()), value=env, description="env")
         self.name = W.Text(placeholder="run name (optional)", description="name")
@@ -74,7 +76,7 @@ class Launcher:
         self._watcher: threading.Thread | None = None
 
     def load_defaults(self, env: str) -> None:
-        """Fill the form with the env's configuration (TrainConfig + its TOML overrides)."""
+        """Fill the form with the env's configuration (TrainConfig + its env.toml)."""
         cfg = make_config(env)
         for key, widget in self.inputs.items():
             widget.value = getattr(cfg, key)
@@ -84,13 +86,12 @@ class Launcher:
 
     def start(self) -> RunHandle | None:
         """Validate the form and launch a run; on a bad value, say so and start nothing."""
-        cell: dict = {}
         try:
             handle = launch(
                 self.env.value,
                 store=self.store,
                 name=self.name.value or None,
-                on_log=self._router(cell),
+                on_log=self._on_log,
                 **self.overrides(),
             )
         except (ConfigError, ValueError, TypeError) as e:
@@ -99,37 +100,30 @@ class Launcher:
             )
             return None
         self.message.value = ""
-        self._attach(handle, cell)
+        self._attach(handle)
         return handle
 
-    def _router(self, cell: dict):
-        # The handle exists only once launch() returns: rows find it through ``cell``.
-        def on_log(row):
-            handle = cell.get("handle")
-            if handle is None:  # a row before launch() returned: keep it for _attach
-                cell.setdefault("early", []).append(row)
-                return
-            if self.curves is not None:
-                self.curves.append(self._label(handle), row)
+    def _on_log(self, run_id: str, row: dict) -> None:
+        # Rows can arrive before launch() returns: the curve needs only the run id, and the
+        # status line catches up from handle.latest() once the handle is attached.
+        if self.curves is not None:
+            self.curves.append(self._label(run_id), row)
+        handle = self._handles.get(run_id)
+        if handle is not None:
             self._status(handle, row)
 
-        cell["on_log"] = on_log
-        return on_log
+    def _label(self, run_id: str) -> str:
+        if run_id not in self._labels:
+            self._labels[run_id] = self.store.run(run_id)["name"]
+        return self._labels[run_id]
 
-    def _label(self, handle: RunHandle) -> str:
-        if handle.run_id not in self._labels:
-            self._labels[handle.run_id] = self.store.run(handle.run_id)["name"]
-        return self._labels[handle.run_id]
-
-    def _attach(self, handle: RunHandle, cell: dict) -> None:
-        cell["handle"] = handle
-        for row in cell.pop("early", []):
-            cell["on_log"](row)
+    def _attach(self, handle: RunHandle) -> None:
         self.handles.append(handle)
         line = W.HTML()
         stop = W.Button(description="Stop", icon="stop", layout=W.Layout(width="80px"))
         stop.on_click(lambda _: handle.stop())
         self._lines[handle.run_id] = line
+        self._handles[handle.run_id] = handle
         self.runs_box.children = (*self.runs_box.children, W.HBox([stop, line]))
         self._status(handle, None)
         if self._watcher is None or not self._watcher.is_alive():
@@ -141,13 +135,13 @@ class Launcher:
         if line is None:
             return
         row = row or handle.latest()
-        label = html.escape(self._label(handle))
+        label = html.escape(self._label(handle.run_id))
         text = f"<b>{label}</b> [{handle.status}]"
         if row:
-            score = row.get("env/score")
+            score = row.get(M.env(M.SCORE))
             text += (
-                f" &nbsp;{row['agent_steps']:,} / {handle.config.total_steps:,} steps, "
-                f"{row['sps'] / 1e3:,.0f}k steps/s"
+                f" &nbsp;{row[M.AGENT_STEPS]:,} / {handle.config.total_steps:,} steps, "
+                f"{row[M.SPS] / 1e3:,.0f}k steps/s"
             )
             if score is not None:
                 text += f", score {score:.2f}"

@@ -19,6 +19,7 @@ import torch
 import traitlets
 
 from workbench.envs import make
+from workbench.envs.facts import facts
 
 _ESM = r"""
 function render({ model, el }) {
@@ -67,13 +68,6 @@ function render({ model, el }) {
 export default { render };
 """
 
-# Keyboard -> discrete action, per env.
-KEYMAPS = {
-    "breakout": {"ArrowLeft": 1, "ArrowRight": 2},
-    "pong": {"ArrowUp": 1, "ArrowDown": 2},
-    "snake": {"ArrowUp": 0, "ArrowDown": 1, "ArrowLeft": 2, "ArrowRight": 3},
-    "puzzle": {"ArrowUp": 0, "ArrowDown": 1, "ArrowLeft": 2, "ArrowRight": 3},
-}
 TAKEOVER_S = 0.3  # the agent takes over this long after the last key is released
 
 
@@ -140,7 +134,7 @@ class Viewer:
         self.policy, self.config, self.live = _resolve_policy(source, store)
         self.env = make(self.config.env, num_envs=1, seed=seed, **self.config.env_params)
         self.fps = fps
-        self.keymap = KEYMAPS.get(self.config.env, {})
+        self.keymap = {k: int(v) for k, v in facts(self.config.env).keymap.items()}
         h, w = self.env.frame_shape[:2]
         self.stride = max(1, int(np.ceil(np.sqrt(h * w / max_pixels))))
         self.canvas = FrameCanvas(

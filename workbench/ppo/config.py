@@ -1,8 +1,9 @@
 """Training configuration: one dataclass, per-env TOML overrides, checked before allocation.
 
-Layers, later wins: ``TrainConfig`` defaults <- ``workbench/configs/<env>.toml`` <- keyword
-overrides (Python) or ``--flags`` (CLI). The TOML files change only what differs from the
-defaults; their ``[env]`` table holds env parameters (e.g. ``frameskip``).
+Layers, later wins: ``TrainConfig`` defaults <- the env folder's ``env.toml`` (its
+``[train]`` and ``[env]`` tables, see :mod:`workbench.envs.facts`) <- keyword overrides
+(Python) or ``--flags`` (CLI). Derived values (batch size, micro-batch size) are computed
+from the config when needed, never written back into it.
 """
 
 from __future__ import annotations
@@ -12,18 +13,12 @@ import dataclasses
 import inspect
 import itertools
 import math
-import sys
 from dataclasses import dataclass, field
 from functools import cache
-from pathlib import Path
 from typing import Any
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
-
-CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
+# Activation memory one micro-batch may use when max_minibatch_size is automatic.
+MICRO_BATCH_BYTES = 1 << 30
 
 
 class ConfigError(ValueError):
@@ -46,8 +41,8 @@ class TrainConfig:
     """steps each agent collects per rollout: the segment length the LSTM trains on"""
     minibatch_size: int = 8192
     """samples per gradient step (whole segments: a multiple of bptt_horizon)"""
-    max_minibatch_size: int = 32768
-    """largest micro-batch run at once; bigger minibatches accumulate gradients"""
+    max_minibatch_size: int = 0
+    """largest micro-batch run at once (bigger minibatches accumulate gradients); 0: automatic"""
     update_epochs: int = 1
     """passes over each batch"""
     optimizer: str = "muon"
@@ -99,7 +94,7 @@ class TrainConfig:
     device: str = "cpu"
     """torch device: cpu, cuda or cuda:N"""
     torch_threads: int = 0
-    """torch intra-op threads; 0 leaves torch's default"""
+    """torch threads the CLI, bench and sweep workers give their process; 0: torch's default"""
     checkpoint_interval: int = 200
     """epochs between checkpoints (one is always written at the end); 0: only at the end"""
     eval_episodes: int = 64
@@ -125,6 +120,16 @@ class TrainConfig:
     def num_minibatches(self) -> int:
         return max(1, self.batch_size() // self.minibatch_size)
 
+    def micro_batch_size(self, sample_bytes: int) -> int:
+        """Samples per forward/backward pass: ``max_minibatch_size`` when set, else the
+        largest multiple of the horizon whose activations fit ``MICRO_BATCH_BYTES`` at
+        ``sample_bytes`` per sample (never below one segment, never above the minibatch)."""
+        h = self.bptt_horizon
+        if self.max_minibatch_size:
+            return min(self.max_minibatch_size, self.minibatch_size)
+        fits = MICRO_BATCH_BYTES // max(1, sample_bytes) // h * h
+        return min(max(h, fits), self.minibatch_size)
+
     def validate(self) -> TrainConfig:
         """Check every type, range and shape rule; raise :class:`ConfigError` naming the fix."""
         _check_types(self)
@@ -147,7 +152,6 @@ class TrainConfig:
             "num_envs",
             "bptt_horizon",
             "minibatch_size",
-            "max_minibatch_size",
             "update_epochs",
             "hidden_size",
         )
@@ -168,6 +172,7 @@ class TrainConfig:
             "reward_clip",
             "prio_alpha",
             "adam_eps",
+            "max_minibatch_size",
             "torch_threads",
             "checkpoint_interval",
             "eval_episodes",
@@ -190,7 +195,7 @@ class TrainConfig:
                 "(minibatches hold whole segments); nearest valid: "
                 f"{_nearest_multiples(self.minibatch_size, h)}"
             )
-        if self.max_minibatch_size % h:
+        if self.max_minibatch_size and self.max_minibatch_size % h:
             raise ConfigError(
                 f"max_minibatch_size={self.max_minibatch_size} must be a multiple of "
                 f"bptt_horizon={h}; nearest valid: {_nearest_multiples(self.max_minibatch_size, h)}"
@@ -235,15 +240,10 @@ def _field_docs() -> dict[str, str]:
 
 
 def env_overrides(env: str) -> dict[str, Any]:
-    """The per-env TOML overrides (``{}`` when the env has none)."""
-    path = CONFIG_DIR / f"{env.replace(':', '_')}.toml"
-    if not path.exists():
-        return {}
-    data = tomllib.loads(path.read_text())
-    out = {k: v for k, v in data.get("train", {}).items()}
-    if "env" in data:
-        out["env_params"] = dict(data["env"])
-    return out
+    """The env folder's training layer (``[train]`` and ``[env]`` of its ``env.toml``)."""
+    from workbench.envs.facts import facts
+
+    return facts(env).overrides()
 
 
 def make_config(env_or_config: str | TrainConfig | dict | None = None, **overrides) -> TrainConfig:

@@ -16,14 +16,18 @@ from pathlib import Path
 
 import pandas as pd
 
+from workbench import metrics as M
 from workbench.ppo.config import TrainConfig, make_config
 from workbench.ppo.trainer import Trainer, evaluate, load_checkpoint
 from workbench.store import RunStore
 
+#: ``on_log(run_id, row)``: called on the training thread with each metric row.
+OnLog = Callable[[str, dict], None]
+
 
 @dataclass
 class Run:
-    """A finished (or stopped, or failed) run: its record, curve and trained policy."""
+    """A finished (or stopped, pruned or failed) run: its record, curve and trained policy."""
 
     id: str
     config: TrainConfig
@@ -33,32 +37,39 @@ class Run:
     checkpoint: str | None = None
     error: str | None = None
     policy: object = field(default=None, repr=False)
+    reason: str | None = None
+
+    @property
+    def score(self):
+        """The final score (the evaluation's when there is one, see ``metrics.final``)."""
+        return M.final(self.summary, M.SCORE)
 
     def curve(self) -> pd.DataFrame:
         return self.store.curve(self.id)
 
     def _repr_html_(self) -> str:
         s = self.summary
-        score = s.get("eval/score", s.get("score"))
         return _card(
             self.id,
             self.config.env,
             self.status,
-            s.get("agent_steps", 0),
-            s.get("wall_time"),
-            score,
-            self.error,
+            s.get(M.AGENT_STEPS, 0),
+            s.get(M.WALL_TIME),
+            self.score,
+            self.error or self.reason,
         )
 
 
 class RunHandle:
-    """A run training in a background thread: ``stop()``, ``wait()``, ``status``, ``latest()``."""
+    """A run training in a background thread: ``stop()``, ``prune()``, ``wait()``,
+    ``status``, ``latest()``. It exists, with its run id, before the thread starts."""
 
     def __init__(self, run_id: str, config: TrainConfig, store: RunStore):
         self.run_id = run_id
         self.config = config
         self.store = store
         self._stop = threading.Event()
+        self._request: tuple[str, str | None] = ("stopped", None)
         self._latest: dict | None = None
         self._status = "running"
         self._run: Run | None = None
@@ -79,8 +90,14 @@ class RunHandle:
         """The newest metric row, or None before the first epoch ends."""
         return self._latest
 
-    def stop(self) -> None:
+    def stop(self, reason: str | None = None) -> None:
         """Ask the run to stop at the next env step; it is recorded as stopped."""
+        self._request = ("stopped", reason)
+        self._stop.set()
+
+    def prune(self, reason: str) -> None:
+        """End the run early as ``pruned`` (early stopping), keeping its curve and why."""
+        self._request = ("pruned", reason)
         self._stop.set()
 
     def wait(self, timeout: float | None = None) -> Run | None:
@@ -94,7 +111,7 @@ class RunHandle:
         return self._status != "running"
 
     def __repr__(self) -> str:
-        steps = self._latest["agent_steps"] if self._latest else 0
+        steps = self._latest[M.AGENT_STEPS] if self._latest else 0
         return f"RunHandle({self.run_id!r}, {self.config.env}, {self._status}, steps={steps})"
 
     def _repr_html_(self) -> str:
@@ -103,9 +120,9 @@ class RunHandle:
             self.run_id,
             self.config.env,
             self._status,
-            row.get("agent_steps", 0),
-            row.get("wall_time"),
-            row.get("env/score"),
+            row.get(M.AGENT_STEPS, 0),
+            row.get(M.WALL_TIME),
+            row.get(M.env(M.SCORE)),
             str(self.error) if self.error else None,
         )
 
@@ -118,6 +135,7 @@ def _card(run_id, env, status, steps, wall_time, score, error) -> str:
         "running": "#1565c0",
         "finished": "#2e7d32",
         "stopped": "#ef6c00",
+        "pruned": "#6d4c41",
         "failed": "#b00020",
     }
     parts = [
@@ -138,11 +156,13 @@ def _open_store(store) -> RunStore:
     return store if isinstance(store, RunStore) else RunStore(store)
 
 
-def _prepare(env_or_config, overrides, store, name):
+def _prepare(env_or_config, overrides, store, name, sweep, tags):
     cfg = make_config(env_or_config, **overrides)
+    if isinstance(tags, str) or not all(isinstance(t, str) for t in tags):
+        raise TypeError(f"tags must be a list of str, got {tags!r}")
     store = _open_store(store)
     run_name = name or cfg.name or f"{cfg.env}-{time.strftime('%m%d-%H%M%S')}-{os.urandom(2).hex()}"
-    run_id = store.create_run(run_name, cfg.env, cfg.to_dict())
+    run_id = store.create_run(run_name, cfg.env, cfg.to_dict(), sweep_id=sweep, tags=tags)
     return cfg, store, run_id
 
 
@@ -150,20 +170,24 @@ def train(
     env_or_config: str | TrainConfig | dict | None = None,
     *,
     store=None,
-    on_log: Callable[[dict], None] | None = None,
+    on_log: OnLog | None = None,
     resume: str | None = None,
     name: str | None = None,
+    sweep: str | None = None,
+    tags: tuple | list = (),
     **overrides,
 ) -> Run:
     """Train to ``total_steps`` and return the :class:`Run` (blocking).
 
-    ``env_or_config``: an env name (its TOML overrides apply), a TrainConfig or a dict;
-    keyword overrides win. ``store``: a RunStore or a path (default ``$WORKBENCH_DB`` or
-    ``runs/workbench.db``). ``on_log(row)`` receives each metric row. ``resume``: a
-    checkpoint path or run id to continue from. Ctrl-C records the run as stopped, then
-    re-raises; any other exception records it as failed, then re-raises.
+    ``env_or_config``: an env name (its folder's ``env.toml`` applies), a TrainConfig or a
+    dict; keyword overrides win. ``store``: a RunStore or a path (default ``$WORKBENCH_DB``
+    or ``runs/workbench.db``). ``on_log(run_id, row)`` receives each metric row.
+    ``resume``: a checkpoint path or run id to continue from. ``sweep``: the id of the
+    sweep this run is a trial of; ``tags``: labels to filter runs by. A stop request from
+    any process (:func:`stop`) ends the run at its next epoch. Ctrl-C records the run as
+    stopped, then re-raises; any other exception records it as failed, then re-raises.
     """
-    cfg, store, run_id = _prepare(env_or_config, overrides, store, name)
+    cfg, store, run_id = _prepare(env_or_config, overrides, store, name, sweep, tags)
     return _execute(cfg, store, run_id, on_log=on_log, resume=resume)
 
 
@@ -171,16 +195,18 @@ def launch(
     env_or_config: str | TrainConfig | dict | None = None,
     *,
     store=None,
-    on_log: Callable[[dict], None] | None = None,
+    on_log: OnLog | None = None,
     resume: str | None = None,
     name: str | None = None,
+    sweep: str | None = None,
+    tags: tuple | list = (),
     **overrides,
 ) -> RunHandle:
     """Start training in a background thread and return its :class:`RunHandle` at once.
 
-    An invalid config raises here, before anything starts.
+    Takes what :func:`train` takes. An invalid config raises here, before anything starts.
     """
-    cfg, store, run_id = _prepare(env_or_config, overrides, store, name)
+    cfg, store, run_id = _prepare(env_or_config, overrides, store, name, sweep, tags)
     handle = RunHandle(run_id, cfg, store)
 
     def target():
@@ -192,6 +218,13 @@ def launch(
     handle.thread = threading.Thread(target=target, name=f"workbench-{run_id}", daemon=True)
     handle.thread.start()
     return handle
+
+
+def stop(run_id: str, store=None, reason: str | None = None, pruned: bool = False) -> bool:
+    """Ask run ``run_id`` to end at its next epoch, from any thread or process that opens
+    its store; it is recorded as stopped (or pruned) with ``reason``. False if it had
+    already ended."""
+    return _open_store(store).request_stop(run_id, "pruned" if pruned else "stopped", reason)
 
 
 def _resolve_resume(resume: str, store: RunStore) -> str:
@@ -212,14 +245,14 @@ def _execute(
     cfg: TrainConfig,
     store: RunStore,
     run_id: str,
-    on_log=None,
+    on_log: OnLog | None = None,
     resume=None,
     handle: RunHandle | None = None,
 ) -> Run:
-    stop = handle._stop if handle else None
+    stop_event = handle._stop if handle else None
     ckpt_path = store.path.parent / "checkpoints" / run_id / "model.pt"
     trainer = None
-    status, error, summary, seq = "finished", None, {}, 0
+    status, error, reason, summary, seq = "finished", None, None, {}, 0
     start = time.perf_counter()
     try:
         trainer = Trainer(cfg)
@@ -228,29 +261,29 @@ def _execute(
         if resume:
             trainer.load(_resolve_resume(resume, store))
         while trainer.agent_steps < cfg.total_steps:
-            row = trainer.train_epoch(stop)
-            if row is None:
-                status = "stopped"
+            row = trainer.train_epoch(stop_event)
+            if row is None:  # stopped mid-rollout through the handle
+                status, reason = handle._request
                 break
-            row["wall_time"] = time.perf_counter() - start
-            store.log(run_id, seq, row)
+            row[M.WALL_TIME] = time.perf_counter() - start
+            request = store.log(run_id, seq, row)
             seq += 1
-            _note(summary, row)
+            M.summarize_row(summary, row)
             if handle is not None:
                 handle._latest = row
             if on_log is not None:
-                on_log(row)
+                on_log(run_id, row)
             if cfg.checkpoint_interval and trainer.epoch % cfg.checkpoint_interval == 0:
                 store.set_checkpoint(run_id, str(trainer.save(ckpt_path)))
-            if stop is not None and stop.is_set():
-                status = "stopped"
+            if stop_event is not None and stop_event.is_set():
+                status, reason = handle._request
+                break
+            if request is not None:  # asked through the store, maybe by another process
+                status, reason = request
                 break
         if status == "finished" and cfg.eval_episodes:
             result = run_eval(trainer.policy, cfg, cfg.eval_episodes, seed=cfg.seed + 1)
-            summary.update({f"eval/{k}": v for k, v in result.items()})
-            for key in ("score", "perf", "episode_return"):
-                if key in result:
-                    summary[key] = result[key]
+            summary.update({M.evaluation(k): v for k, v in result.items()})
     except KeyboardInterrupt:
         status, error = "stopped", "KeyboardInterrupt"
         raise
@@ -258,41 +291,30 @@ def _execute(
         status, error = "failed", "".join(traceback.format_exception(e)).strip()
         raise
     finally:
-        summary["wall_time"] = time.perf_counter() - start
+        summary[M.WALL_TIME] = time.perf_counter() - start
         if trainer is not None:
-            summary["agent_steps"] = trainer.agent_steps
-            summary["epochs"] = trainer.epoch
+            summary[M.AGENT_STEPS] = trainer.agent_steps
+            summary[M.EPOCHS] = trainer.epoch
             try:
                 store.set_checkpoint(run_id, str(trainer.save(ckpt_path)))
             except Exception as e:  # keep the original error; note this one
                 error = f"{error or ''}\ncheckpoint failed: {e}".strip()
-        store.finish(run_id, status, summary, error)
+        store.finish(run_id, status, summary, error, reason)
+        run = Run(
+            run_id,
+            cfg,
+            status,
+            summary,
+            store,
+            str(ckpt_path) if trainer else None,
+            error,
+            trainer.policy if trainer else None,
+            reason,
+        )
         if handle is not None:
             handle._status = status
-            handle._run = Run(
-                run_id,
-                cfg,
-                status,
-                summary,
-                store,
-                str(ckpt_path) if trainer else None,
-                error,
-                trainer.policy if trainer else None,
-            )
-    return (
-        handle._run
-        if handle
-        else Run(run_id, cfg, status, summary, store, str(ckpt_path), error, trainer.policy)
-    )
-
-
-def _note(summary: dict, row: dict) -> None:
-    """Keep the latest training figures in the summary (eval results override them)."""
-    summary["sps"] = row["sps"]
-    for key in ("score", "perf", "episode_return", "episode_length"):
-        if f"env/{key}" in row:
-            summary[key] = row[f"env/{key}"]
-            summary[f"train/{key}"] = row[f"env/{key}"]
+            handle._run = run
+    return run
 
 
 def run_eval(policy, cfg: TrainConfig, episodes: int, seed: int) -> dict:

@@ -16,12 +16,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from workbench import metrics as M
 from workbench.envs import make as make_env
 from workbench.ppo.advantage import compute_advantage
 from workbench.ppo.config import TrainConfig
 from workbench.ppo.policy import Policy
-
-TIMING_KEYS = ("env", "forward", "copy", "learn", "misc")
 
 
 def build_optimizers(policy: Policy, cfg: TrainConfig) -> list[torch.optim.Optimizer]:
@@ -52,7 +51,7 @@ def build_optimizers(policy: Policy, cfg: TrainConfig) -> list[torch.optim.Optim
 class _Timer:
     def __init__(self, device: torch.device):
         self.sync = device.type == "cuda"
-        self.totals = dict.fromkeys(TIMING_KEYS, 0.0)
+        self.totals = dict.fromkeys(M.TIMING_KEYS, 0.0)
         self.last = time.perf_counter()
 
     def lap(self, key: str) -> None:
@@ -63,7 +62,7 @@ class _Timer:
         self.last = now
 
     def reset(self) -> dict:
-        out, self.totals = self.totals, dict.fromkeys(TIMING_KEYS, 0.0)
+        out, self.totals = self.totals, dict.fromkeys(M.TIMING_KEYS, 0.0)
         return out
 
 
@@ -92,8 +91,6 @@ class Trainer:
 
     def __init__(self, cfg: TrainConfig, env=None):
         self.cfg = cfg
-        if cfg.torch_threads:
-            torch.set_num_threads(cfg.torch_threads)
         self.device = torch.device(cfg.device)
         self.env = env or make_env(
             cfg.env,
@@ -122,6 +119,12 @@ class Trainer:
         self.h0 = torch.zeros(n, cfg.hidden_size, device=dev)
         self.c0 = torch.zeros(n, cfg.hidden_size, device=dev)
         self._done_np = np.zeros(n, dtype=bool)
+        # Activations per sample, roughly: the input, the encoder and (with the LSTM) its
+        # gates and states, forward and backward.
+        per_sample = 4 * (
+            int(np.prod(env.observations.shape[1:])) + (16 if cfg.rnn else 4) * cfg.hidden_size
+        )
+        self.micro_batch = cfg.micro_batch_size(per_sample)
         self._obs_view = torch.from_numpy(env.observations)
         self._act_view = torch.from_numpy(env.actions)
 
@@ -214,7 +217,7 @@ class Trainer:
         cfg, pol, dev = self.cfg, self.policy, self.device
         n, horizon = self.rewards.shape
         mb_segs = cfg.minibatch_size // horizon
-        micro_segs = min(cfg.max_minibatch_size // horizon, mb_segs)
+        micro_segs = min(self.micro_batch // horizon, mb_segs)
         progress = min(1.0, self.agent_steps / cfg.total_steps)
         beta = cfg.prio_beta0 + (1.0 - cfg.prio_beta0) * progress
         lr = cfg.learning_rate * (1.0 - progress) if cfg.anneal_lr else cfg.learning_rate
@@ -316,13 +319,13 @@ class Trainer:
         timing = self.timer.reset()
         elapsed = time.perf_counter() - start
         row = {
-            "agent_steps": self.agent_steps,
-            "epoch": self.epoch,
-            "sps": self.env.num_agents * self.cfg.bptt_horizon / elapsed,
+            M.AGENT_STEPS: self.agent_steps,
+            M.EPOCH: self.epoch,
+            M.SPS: self.env.num_agents * self.cfg.bptt_horizon / elapsed,
         }
-        row.update({f"env/{k}": v for k, v in env_log.items()})
-        row.update({f"losses/{k}": v for k, v in losses.items()})
-        row.update({f"timing/{k}": v for k, v in timing.items()})
+        row.update({M.env(k): v for k, v in env_log.items()})
+        row.update({M.loss(k): v for k, v in losses.items()})
+        row.update({M.timing(k): v for k, v in timing.items()})
         return row
 
     # -- checkpoints --
@@ -336,7 +339,7 @@ class Trainer:
                 "optimizers": [o.state_dict() for o in self.optimizers],
                 "config": self.cfg.to_dict(),
                 "epoch": self.epoch,
-                "agent_steps": self.agent_steps,
+                M.AGENT_STEPS: self.agent_steps,
                 "generator": self.gen.get_state(),
             },
             tmp,
@@ -350,7 +353,7 @@ class Trainer:
         for opt, state in zip(self.optimizers, ckpt["optimizers"], strict=False):
             opt.load_state_dict(state)
         self.epoch = ckpt["epoch"]
-        self.agent_steps = ckpt["agent_steps"]
+        self.agent_steps = ckpt[M.AGENT_STEPS]
         self.gen.set_state(ckpt["generator"])
 
 

@@ -14,9 +14,9 @@ cdef class BanditCore:
     cdef unsigned char[::1] terminals, truncations
     cdef double[::1] sums
 
-    def __cinit__(self, float[:, ::1] obs, int[::1] actions, float[::1] rewards,
+    def __cinit__(self, float[:, ::1] obs, final_obs, int[::1] actions, float[::1] rewards,
                   unsigned char[::1] terminals, unsigned char[::1] truncations,
-                  double[::1] sums, float[::1] probs, uint64_t seed):
+                  double[::1] sums, uint64_t seed, float[::1] probs):
         self.n = obs.shape[0]
         self.arms = probs.shape[0]
         self.rng = <uint64_t*>calloc(self.n, sizeof(uint64_t))

@@ -24,13 +24,4 @@ class Bandit(VecEnv):
         self.frame_shape = (16, 16 * arms, 3)
         super().__init__(num_envs, seed=seed, log_interval=log_interval)
         self.probs = (0.2 + 0.6 * np.arange(arms) / (arms - 1)).astype(np.float32)
-        self._core = BanditCore(
-            self.observations,
-            self.actions,
-            self.rewards,
-            self._terminals_u8,
-            self._truncations_u8,
-            self._log_sums,
-            self.probs,
-            seed,
-        )
+        self._bind(BanditCore, probs=self.probs)

@@ -1,4 +1,4 @@
-# Breakout: rules and observation layout in shared/envs.md (Breakout section).
+# Breakout: rules and observation layout in README.md next to this file.
 #
 # One Game struct per copy; the step loop runs over all copies without the GIL and
 # writes straight into the numpy buffers owned by the Python wrapper.
@@ -11,7 +11,7 @@ from libc.stdlib cimport calloc, free
 from libc.string cimport memcpy, memset
 
 from workbench.envs.draw cimport fill_rect
-from workbench.envs.common cimport log_episode, rng_next, rng_seed
+from workbench.envs.common cimport log_episode, merged_state, rng_next, rng_seed
 
 cdef extern from *:
     """
@@ -341,9 +341,9 @@ cdef class BreakoutCore:
     cdef unsigned char[::1] truncations
     cdef double[::1] sums
 
-    def __cinit__(self, float[:, ::1] obs, actions, float[::1] rewards,
+    def __cinit__(self, float[:, ::1] obs, final_obs, actions, float[::1] rewards,
                   unsigned char[::1] terminals, unsigned char[::1] truncations,
-                  double[::1] sums, int frameskip, bint continuous, uint64_t seed):
+                  double[::1] sums, uint64_t seed, int frameskip, bint continuous):
         self.n = obs.shape[0]
         self.games = <Game*>calloc(self.n, sizeof(Game))
         if self.games == NULL:
@@ -438,47 +438,17 @@ cdef class BreakoutCore:
             fill_rect(frame, g.paddle_x, BK_PADDLE_Y, g.paddle_w, BK_PADDLE_H, 200, 72, 72)
             fill_rect(frame, g.ball_x, g.ball_y, BK_BALL, BK_BALL, 236, 236, 236)
 
-    # Read-only views of one copy's state, for tests and scripted scenarios.
+    # One copy's state as a dict, and scripted scenarios for tests (the observation is
+    # rewritten to match; setting ``bricks`` recounts ``bricks_left``).
     def get_state(self, int index):
-        cdef Game* g = &self.games[index]
-        return dict(paddle_x=g.paddle_x, paddle_w=g.paddle_w, ball_x=g.ball_x,
-                    ball_y=g.ball_y, vx=g.vx, vy=g.vy, speed=g.speed, hits=g.hits,
-                    score=g.score, balls_left=g.balls_left, bricks_left=g.bricks_left,
-                    restore_pending=g.restore_pending, ep_return=g.ep_return,
-                    ep_length=g.ep_length, bricks=[g.bricks[i] for i in range(BK_BRICKS)])
+        return self.games[index]
 
     def set_state(self, int index, **fields):
-        # Scripted scenarios for tests; the observation is rewritten to match.
         cdef Game* g = &self.games[index]
         cdef int i
-        for key, value in fields.items():
-            if key == "paddle_x":
-                g.paddle_x = value
-            elif key == "paddle_w":
-                g.paddle_w = value
-            elif key == "ball_x":
-                g.ball_x = value
-            elif key == "ball_y":
-                g.ball_y = value
-            elif key == "vx":
-                g.vx = value
-            elif key == "vy":
-                g.vy = value
-            elif key == "speed":
-                g.speed = value
-            elif key == "hits":
-                g.hits = value
-            elif key == "score":
-                g.score = value
-            elif key == "balls_left":
-                g.balls_left = value
-            elif key == "bricks":
-                g.bricks_left = 0
-                for i in range(BK_BRICKS):
-                    g.bricks[i] = value[i]
-                    g.bricks_left += value[i] == 0
-            elif key == "restore_pending":
-                g.restore_pending = value
-            else:
-                raise KeyError(f"unknown Breakout state field {key!r}")
+        g[0] = merged_state("Breakout", g[0], fields)
+        if "bricks" in fields:
+            g.bricks_left = 0
+            for i in range(BK_BRICKS):
+                g.bricks_left += g.bricks[i] == 0
         write_obs(g, &self.obs[index, 0])

@@ -39,16 +39,4 @@ class Breakout(VecEnv):
         self.single_observation_space = spaces.Box(low, high, dtype=np.float32)
         self.single_action_space = paddle_action_space(continuous)
         super().__init__(num_envs, seed=seed, log_interval=log_interval)
-        self.frameskip = frameskip
-        self.continuous = continuous
-        self._core = BreakoutCore(
-            self.observations,
-            self.actions,
-            self.rewards,
-            self._terminals_u8,
-            self._truncations_u8,
-            self._log_sums,
-            frameskip,
-            continuous,
-            seed,
-        )
+        self._bind(BreakoutCore, frameskip=frameskip, continuous=continuous)

@@ -16,9 +16,9 @@ cdef class ContinuousCore:
     cdef unsigned char[::1] terminals, truncations
     cdef double[::1] sums
 
-    def __cinit__(self, float[:, ::1] obs, float[:, ::1] actions, float[::1] rewards,
-                  unsigned char[::1] terminals, unsigned char[::1] truncations,
-                  double[::1] sums, uint64_t seed):
+    def __cinit__(self, float[:, ::1] obs, final_obs, float[:, ::1] actions,
+                  float[::1] rewards, unsigned char[::1] terminals,
+                  unsigned char[::1] truncations, double[::1] sums, uint64_t seed):
         self.n, self.dim = obs.shape[0], obs.shape[1]
         self.rng = <uint64_t*>calloc(self.n, sizeof(uint64_t))
         if self.rng == NULL:

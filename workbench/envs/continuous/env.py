@@ -23,12 +23,4 @@ class Continuous(VecEnv):
         self.single_action_space = spaces.Box(-1.0, 1.0, shape=(dim,), dtype=np.float32)
         self.frame_shape = (64, 16 * dim, 3)
         super().__init__(num_envs, seed=seed, log_interval=log_interval)
-        self._core = ContinuousCore(
-            self.observations,
-            self.actions,
-            self.rewards,
-            self._terminals_u8,
-            self._truncations_u8,
-            self._log_sums,
-            seed,
-        )
+        self._bind(ContinuousCore)

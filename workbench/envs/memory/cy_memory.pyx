@@ -27,9 +27,9 @@ cdef class MemoryCore:
     cdef unsigned char[::1] terminals, truncations
     cdef double[::1] sums
 
-    def __cinit__(self, float[:, ::1] obs, int[::1] actions, float[::1] rewards,
+    def __cinit__(self, float[:, ::1] obs, final_obs, int[::1] actions, float[::1] rewards,
                   unsigned char[::1] terminals, unsigned char[::1] truncations,
-                  double[::1] sums, int delay, uint64_t seed):
+                  double[::1] sums, uint64_t seed, int delay):
         self.n = obs.shape[0]
         self.delay = delay
         self.games = <Game*>calloc(self.n, sizeof(Game))

@@ -24,14 +24,4 @@ class Memory(VecEnv):
         self.single_observation_space = spaces.Box(0.0, 1.0, shape=(3,), dtype=np.float32)
         self.single_action_space = spaces.Discrete(2)
         super().__init__(num_envs, seed=seed, log_interval=log_interval)
-        self.delay = delay
-        self._core = MemoryCore(
-            self.observations,
-            self.actions,
-            self.rewards,
-            self._terminals_u8,
-            self._truncations_u8,
-            self._log_sums,
-            delay,
-            seed,
-        )
+        self._bind(MemoryCore, delay=delay)

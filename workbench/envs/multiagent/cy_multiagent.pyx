@@ -1,5 +1,7 @@
 # MultiAgent: `agents` agents share each copy; agent k sees a one-hot of k and is rewarded
 # for choosing action k. One-step episodes. Checks per-agent buffers and agent layout.
+from libc.stdint cimport uint64_t
+
 from workbench.envs.common cimport log_episode
 from workbench.envs.draw cimport fill_rect
 
@@ -12,9 +14,9 @@ cdef class MultiAgentCore:
     cdef unsigned char[::1] terminals, truncations
     cdef double[::1] sums
 
-    def __cinit__(self, float[:, ::1] obs, int[::1] actions, float[::1] rewards,
+    def __cinit__(self, float[:, ::1] obs, final_obs, int[::1] actions, float[::1] rewards,
                   unsigned char[::1] terminals, unsigned char[::1] truncations,
-                  double[::1] sums, int agents):
+                  double[::1] sums, uint64_t seed, int agents):
         self.n, self.agents = obs.shape[0], agents
         self.obs, self.actions, self.rewards = obs, actions, rewards
         self.terminals, self.truncations, self.sums = terminals, truncations, sums

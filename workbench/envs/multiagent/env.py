@@ -26,17 +26,8 @@ class MultiAgent(VecEnv):
         self.single_observation_space = spaces.Box(0.0, 1.0, shape=(agents,), dtype=np.float32)
         self.single_action_space = spaces.Discrete(agents)
         self.frame_shape = (16, 16 * agents, 3)
-        self.agents = agents
         super().__init__(num_envs * agents, seed=seed, log_interval=log_interval)
-        self._core = MultiAgentCore(
-            self.observations,
-            self.actions,
-            self.rewards,
-            self._terminals_u8,
-            self._truncations_u8,
-            self._log_sums,
-            agents,
-        )
+        self._bind(MultiAgentCore, agents=agents)
 
     @property
     def num_copies(self) -> int:

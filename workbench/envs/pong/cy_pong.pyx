@@ -1,4 +1,4 @@
-# Pong against a scripted opponent: rules in shared/envs.md (Pong section).
+# Pong against a scripted opponent: rules in README.md next to this file.
 #
 # Screen coordinates (y grows downward). The field is W x H between the paddles' faces:
 # the opponent's paddle face is at x = 0, the agent's at x = W. Positions are top-left
@@ -9,7 +9,7 @@ from libc.stdint cimport uint64_t
 from libc.stdlib cimport calloc, free
 
 from workbench.envs.draw cimport fill_rect
-from workbench.envs.common cimport log_episode, rng_next, rng_seed
+from workbench.envs.common cimport log_episode, merged_state, rng_next, rng_seed
 
 cdef extern from *:
     """
@@ -142,9 +142,9 @@ cdef class PongCore:
     cdef unsigned char[::1] terminals, truncations
     cdef double[::1] sums
 
-    def __cinit__(self, float[:, ::1] obs, actions, float[::1] rewards,
+    def __cinit__(self, float[:, ::1] obs, final_obs, actions, float[::1] rewards,
                   unsigned char[::1] terminals, unsigned char[::1] truncations,
-                  double[::1] sums, int frameskip, bint continuous, uint64_t seed):
+                  double[::1] sums, uint64_t seed, int frameskip, bint continuous):
         self.n = obs.shape[0]
         self.games = <Game*>calloc(self.n, sizeof(Game))
         if self.games == NULL:
@@ -229,31 +229,10 @@ cdef class PongCore:
             for a in range(g.agent_score):
                 fill_rect(frame, pad + PG_W - 14 - 10 * a, 6, 6, 6, 80, 220, 230)
 
+    # One copy's state as a dict, and scripted scenarios for tests.
     def get_state(self, int index):
-        cdef Game* g = &self.games[index]
-        return dict(agent_y=g.agent_y, opp_y=g.opp_y, ball_x=g.ball_x, ball_y=g.ball_y,
-                    vx=g.vx, vy=g.vy, agent_score=g.agent_score, opp_score=g.opp_score,
-                    ep_return=g.ep_return, ep_length=g.ep_length)
+        return self.games[index]
 
     def set_state(self, int index, **fields):
-        cdef Game* g = &self.games[index]
-        for key, value in fields.items():
-            if key == "agent_y":
-                g.agent_y = value
-            elif key == "opp_y":
-                g.opp_y = value
-            elif key == "ball_x":
-                g.ball_x = value
-            elif key == "ball_y":
-                g.ball_y = value
-            elif key == "vx":
-                g.vx = value
-            elif key == "vy":
-                g.vy = value
-            elif key == "agent_score":
-                g.agent_score = value
-            elif key == "opp_score":
-                g.opp_score = value
-            else:
-                raise KeyError(f"unknown Pong state field {key!r}")
-        write_obs(g, &self.obs[index, 0])
+        self.games[index] = merged_state("Pong", self.games[index], fields)
+        write_obs(&self.games[index], &self.obs[index, 0])

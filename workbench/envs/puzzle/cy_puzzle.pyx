@@ -53,8 +53,8 @@ cdef class PuzzleCore:
 
     def __cinit__(self, int8_t[:, :, ::1] obs, int8_t[:, :, ::1] final_obs, int[::1] actions,
                   float[::1] rewards, unsigned char[::1] terminals,
-                  unsigned char[::1] truncations, double[::1] sums, int difficulty, int levels,
-                  int max_steps, uint64_t seed):
+                  unsigned char[::1] truncations, double[::1] sums, uint64_t seed,
+                  int difficulty, int levels, int max_steps):
         cdef int i
         cdef uint64_t level_rng
         self.n = obs.shape[0]

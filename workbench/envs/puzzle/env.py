@@ -54,20 +54,7 @@ class Puzzle(VecEnv):
         self.frame_shape = (side * 16, side * 16, 3)
         self.single_action_space = spaces.Discrete(4)
         super().__init__(num_envs, seed=seed, log_interval=log_interval)
-        self.difficulty = difficulty
-        self._core = PuzzleCore(
-            self.observations,
-            self.final_observations,
-            self.actions,
-            self.rewards,
-            self._terminals_u8,
-            self._truncations_u8,
-            self._log_sums,
-            difficulty,
-            levels,
-            max_steps,
-            seed,
-        )
+        self._bind(PuzzleCore, difficulty=difficulty, levels=levels, max_steps=max_steps)
 
     def make_encoder(self, hidden: int) -> nn.Module:
         return TileEncoder(int(np.prod(self.single_observation_space.shape)), NUM_CODES, hidden)

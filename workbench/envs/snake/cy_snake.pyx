@@ -1,4 +1,4 @@
-# Multi-agent Snake: rules in shared/envs.md (Snake section).
+# Multi-agent Snake: rules in README.md next to this file.
 #
 # Each copy is one grid (width x height cells, a wall border `vision` cells thick) with
 # many snakes, each an agent. Snakes move in index order; observations (the window of
@@ -20,6 +20,7 @@ cdef enum:
     SNAKE0 = 4          # snake bodies use codes 4..7 (four colours)
     NUM_TILES = 8
     MAX_LENGTH = 1024
+    PERF_LENGTH = 100   # perf = length at death / PERF_LENGTH, capped at 1 (README.md)
 
 cdef struct Snake:
     int32_t* body       # ring buffer of cell indices, MAX_LENGTH long; head at body[head]
@@ -49,10 +50,12 @@ cdef class SnakeCore:
     cdef unsigned char[::1] terminals, truncations
     cdef double[::1] sums
 
-    def __cinit__(self, int8_t[:, :, ::1] obs, int[::1] actions, float[::1] rewards,
-                  unsigned char[::1] terminals, unsigned char[::1] truncations,
-                  double[::1] sums, int n_grids, int n_snakes, int n_food, int vision,
-                  int width, int height, bint leave_corpse, uint64_t seed):
+    def __cinit__(self, int8_t[:, :, ::1] obs, final_obs, int[::1] actions,
+                  float[::1] rewards, unsigned char[::1] terminals,
+                  unsigned char[::1] truncations, double[::1] sums, uint64_t seed,
+                  int num_grids, int num_snakes, int num_food, int vision, int width,
+                  int height, bint leave_corpse):
+        cdef int n_grids = num_grids, n_snakes = num_snakes, n_food = num_food
         cdef int g, s
         self.n_grids, self.n_snakes, self.n_food = n_grids, n_snakes, n_food
         self.vision, self.width, self.height = vision, width, height
@@ -180,7 +183,7 @@ cdef class SnakeCore:
                         reward = -1.0
                         snake.ep_return += reward
                         log_episode(sums, snake.ep_return, snake.ep_length, snake.length,
-                                    min(1.0, snake.length / <double>snake.ep_length))
+                                    min(1.0, snake.length / <double>PERF_LENGTH))
                         self.kill(grid, snake)
                         self.spawn(grid, snake)
                         self.rewards[agent] = reward

@@ -21,7 +21,7 @@ class Snake(VecEnv):
     reward -1, a terminal for that snake, and it respawns at once with length 1 (with
     ``leave_corpse``, every other cell of its body becomes a corpse). Food or a corpse:
     +0.1 and the snake grows (up to 1024); eaten food respawns elsewhere. Logged on death:
-    ``score`` = length, ``perf`` = length / steps lived (capped at 1).
+    ``score`` = length, ``perf`` = length / 100 (capped at 1): see README.md.
     """
 
     name = "snake"
@@ -69,21 +69,15 @@ class Snake(VecEnv):
         self.frame_shape = (height, width, 3)
         self.num_grids = num_envs
         super().__init__(num_envs * num_snakes, seed=seed, log_interval=log_interval)
-        self._core = SnakeCore(
-            self.observations,
-            self.actions,
-            self.rewards,
-            self._terminals_u8,
-            self._truncations_u8,
-            self._log_sums,
-            num_envs,
-            num_snakes,
-            num_food,
-            vision,
-            width,
-            height,
-            leave_corpse,
-            seed,
+        self._bind(
+            SnakeCore,
+            num_grids=num_envs,
+            num_snakes=num_snakes,
+            num_food=num_food,
+            vision=vision,
+            width=width,
+            height=height,
+            leave_corpse=leave_corpse,
         )
 
     @property

@@ -1,6 +1,7 @@
 # TimeLimit: reward 1 every step, no terminal state, truncated after `limit` steps.
 # The observation carries no clock, so the value of every state is 1 / (1 - gamma) only
 # when truncation is bootstrapped; treating it as a terminal pulls the value down.
+from libc.stdint cimport uint64_t
 from libc.stdlib cimport calloc, free
 
 from workbench.envs.common cimport log_episode
@@ -17,7 +18,7 @@ cdef class TimeLimitCore:
 
     def __cinit__(self, float[:, ::1] obs, float[:, ::1] final_obs, int[::1] actions,
                   float[::1] rewards, unsigned char[::1] terminals,
-                  unsigned char[::1] truncations, double[::1] sums, int limit):
+                  unsigned char[::1] truncations, double[::1] sums, uint64_t seed, int limit):
         self.n = obs.shape[0]
         self.limit = limit
         self.t = <int*>calloc(self.n, sizeof(int))

@@ -24,13 +24,4 @@ class TimeLimit(VecEnv):
         self.single_observation_space = spaces.Box(1.0, 1.0, shape=(1,), dtype=np.float32)
         self.single_action_space = spaces.Discrete(2)
         super().__init__(num_envs, seed=seed, log_interval=log_interval)
-        self._core = TimeLimitCore(
-            self.observations,
-            self.final_observations,
-            self.actions,
-            self.rewards,
-            self._terminals_u8,
-            self._truncations_u8,
-            self._log_sums,
-            limit,
-        )
+        self._bind(TimeLimitCore, limit=limit)

@@ -1,0 +1,47 @@
+"""Process state belongs to entry points: runs never change it, benchmarks restore it."""
+
+import os
+
+import pytest
+import torch
+
+import workbench
+from workbench.runtime import pinned_to_one_core, torch_threads
+
+FAST = dict(num_envs=32, bptt_horizon=16, minibatch_size=256, eval_episodes=0)
+
+
+def test_two_runs_in_one_process_leave_the_thread_count_alone(tmp_path):
+    before = torch.get_num_threads()
+    a = workbench.launch(
+        "bandit", store=tmp_path / "wb.db", total_steps=4096, torch_threads=1, **FAST
+    )
+    b = workbench.launch(
+        "bandit", store=tmp_path / "wb.db", total_steps=4096, torch_threads=3, **FAST
+    )
+    assert a.wait(60).status == b.wait(60).status == "finished"
+    assert a.config.torch_threads == 1 and b.config.torch_threads == 3  # each keeps its own
+    assert torch.get_num_threads() == before
+
+
+def test_torch_threads_is_restored_after_the_block():
+    before = torch.get_num_threads()
+    with torch_threads(1):
+        assert torch.get_num_threads() == 1
+    assert torch.get_num_threads() == before
+    with torch_threads(0):  # 0: leave it alone
+        assert torch.get_num_threads() == before
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_getaffinity"), reason="no CPU affinity here")
+def test_bench_env_restores_the_cpu_affinity(tmp_path, monkeypatch):
+    from workbench.bench import env as bench_env
+
+    monkeypatch.setenv("WORKBENCH_BENCH_DIR", str(tmp_path))
+    before = os.sched_getaffinity(0)
+    with pinned_to_one_core():
+        assert len(os.sched_getaffinity(0)) == 1
+    assert os.sched_getaffinity(0) == before
+    bench_env.run("bandit", sizes=(4,), seconds=0.05, repeats=1)
+    assert os.sched_getaffinity(0) == before
+    assert (tmp_path / "env_bandit.json").exists()
