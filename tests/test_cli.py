@@ -89,6 +89,7 @@ def test_live_dashboard_redraws_in_place():
     }
     board(row)
     board(row)
+    board.close()
     text = stream.getvalue()
     assert "50.0%" in text and "eta 0:00:02" in text and "score     7.00" in text
-    assert "\x1b[7F" in text  # second draw moves up over the first
+    assert "\x1b[2K" in text and "\x1b[1A" in text  # the second draw erases the first

@@ -84,6 +84,7 @@ def _train(args) -> None:
     last = {}
 
     def on_log(run_id, row):
+        board.run_id = run_id
         last.update(row)
         if not args.quiet:
             board(row)
@@ -91,11 +92,14 @@ def _train(args) -> None:
     try:
         with torch_threads(cfg.torch_threads):
             run = workbench.train(cfg, store=args.db, on_log=on_log, resume=args.resume)
+        if last and not args.quiet:
+            board(last, force=True)  # the final state stays on screen
     except KeyboardInterrupt:
+        board.close()
         print("\nstopped: the run is recorded as stopped, with its checkpoint", file=sys.stderr)
         sys.exit(130)
-    if last and not args.quiet:
-        board(last, force=True)
+    finally:
+        board.close()
     s, nan = run.summary, float("nan")
     print(
         f"run {run.id} {run.status}: {s.get(M.AGENT_STEPS, 0):,} steps in "
@@ -135,6 +139,62 @@ def _runs(args) -> None:
     cols = [c for c in args.columns.split(",") if c in df.columns]
     with pd.option_context("display.width", 200, "display.max_columns", 20):
         print(df[cols].to_string(index=False, float_format=lambda x: f"{x:.4g}"))
+
+
+def _sweep(args) -> None:
+    from workbench.runtime import torch_threads
+    from workbench.sweep.console import SweepConsole
+    from workbench.sweep.driver import sweep
+
+    console = None
+    handle = sweep(
+        args.definition,
+        trials=args.trials,
+        hours=args.hours,
+        store=args.db,
+        resume=args.resume,
+        seed=args.seed,
+        executor=args.executor,
+        on_trial=lambda record: console.on_trial(record) if console else None,
+        background=True,
+    )
+    console = SweepConsole(handle)
+    print(f"sweep {handle.id} ({handle.definition.name}) started", file=sys.stderr)
+    try:
+        with torch_threads(args.torch_threads):
+            console.run()
+    except KeyboardInterrupt:
+        handle.stop()
+        handle.wait()
+        print(f"\nsweep {handle.id} stopped; resume with --resume {handle.id}", file=sys.stderr)
+        sys.exit(130)
+    best = handle.best()
+    d = handle.definition
+    print(f"sweep {handle.id} {handle.status}: {len(handle.trials)} trials")
+    if best:
+        print(
+            f"best {d.metric} {best['score']:.4g} at {d.cost} {best['cost']:.4g}: run "
+            f"{best['run_id']} ({', '.join(f'{k}={best[k]}' for k in d.space)})"
+        )
+    if handle.status == "failed":
+        print(f"error: {handle.error}", file=sys.stderr)
+        sys.exit(1)
+
+
+def _sweeps(args) -> None:
+    import pandas as pd
+
+    from workbench.store import RunStore
+
+    df = RunStore(args.db, create=False).sweeps()
+    if df.empty:
+        print("no sweeps")
+        return
+    df["created_at"] = pd.to_datetime(df["created_at"], unit="s").dt.strftime("%Y-%m-%d %H:%M")
+    df["error"] = [
+        e.strip().splitlines()[-1][:60] if isinstance(e, str) else "" for e in df["error"]
+    ]
+    print(df[["id", "name", "status", "trials", "created_at", "error"]].to_string(index=False))
 
 
 def _bench_env(args) -> None:
@@ -217,6 +277,22 @@ def build_parser(argv: list[str]) -> argparse.ArgumentParser:
         ),
     )
     runs.set_defaults(func=_runs)
+
+    sw = sub.add_parser("sweep", help="run a sweep definition (sweeps/*.toml), live view")
+    sw.add_argument("definition", nargs="?", help="sweep definition TOML, e.g. sweeps/pong.toml")
+    sw.add_argument("--trials", type=int, default=None, help="trial budget (overrides the file)")
+    sw.add_argument("--hours", type=float, default=None, help="time budget (overrides the file)")
+    sw.add_argument("--resume", default=None, help="id of a sweep in the store to continue")
+    sw.add_argument("--seed", type=int, default=None, help="the engine's seed")
+    sw.add_argument(
+        "--executor", choices=("inline", "processes", "ray"), default=None, help="where trials run"
+    )
+    sw.add_argument("--torch-threads", type=int, default=0, help="torch threads (0: default)")
+    sw.add_argument("--db", default=None)
+    sw.set_defaults(func=_sweep)
+    sws = sub.add_parser("sweeps", help="list the sweeps in the store")
+    sws.add_argument("--db", default=None)
+    sws.set_defaults(func=_sweeps)
 
     bench = sub.add_parser("bench", help="benchmarks (print a table, write benchmarks/results/)")
     bench_sub = bench.add_subparsers(dest="what", required=True)

@@ -1,5 +1,7 @@
-"""Terminal dashboard for ``python -m workbench train``: a live panel on a terminal,
-periodic plain lines otherwise (pipes, log files, CI)."""
+"""Terminal views on rich: the training dashboard of ``python -m workbench train``, and the
+pieces the sweep view shares with it. On a terminal they redraw one panel in place; off
+one (pipes, log files, CI) they print a plain line every few seconds instead.
+"""
 
 from __future__ import annotations
 
@@ -7,19 +9,53 @@ import sys
 import time
 from math import nan
 
+from rich.console import Console, Group
+from rich.live import Live
+from rich.panel import Panel
+from rich.progress_bar import ProgressBar
+from rich.table import Table
+from rich.text import Text
+
 from workbench import metrics as M
 
+STATUS_STYLES = {
+    "running": "bold blue",
+    "finished": "green",
+    "stopped": "yellow",
+    "pruned": "magenta",
+    "failed": "bold red",
+}
 
-def _si(x: float) -> str:
+
+def si(x: float) -> str:
+    """3.2M, 120k, 7: counts at a glance."""
+    if x is None or x != x:
+        return "-"
     for unit, scale in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
         if abs(x) >= scale:
             return f"{x / scale:.2f}{unit}"
     return f"{x:.0f}"
 
 
-def _clock(seconds: float) -> str:
+def clock(seconds: float) -> str:
+    """0:05:07: durations for people."""
+    if seconds is None or seconds != seconds:
+        return "-"
     seconds = int(max(seconds, 0))
     return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
+
+
+def number(x, digits: int = 3) -> str:
+    """A figure with ``digits`` significant digits, ``-`` when missing."""
+    if x is None or x != x:
+        return "-"
+    return f"{x:.{digits}g}"
+
+
+def console_for(stream=None, live: bool | None = None) -> Console:
+    stream = stream or sys.stdout
+    terminal = stream.isatty() if live is None else live
+    return Console(file=stream, force_terminal=terminal, width=None if terminal else 160)
 
 
 class Dashboard:
@@ -33,15 +69,17 @@ class Dashboard:
         live: bool | None = None,
         plain_every: float = 5.0,
         redraw_every: float = 0.25,
+        run_id: str | None = None,
     ):
         self.total = total_steps
         self.title = title
-        self.stream = stream or sys.stdout
-        self.live = self.stream.isatty() if live is None else live
+        self.run_id = run_id
+        self.console = console_for(stream, live)
+        self.live = self.console.is_terminal
         self.every = redraw_every if self.live else plain_every
         self.last_draw = 0.0
-        self.lines_drawn = 0
         self.env: dict = {}
+        self._live: Live | None = None
 
     def __call__(self, row: dict, force: bool = False) -> None:
         self.env.update({k[len(M.ENV) :]: v for k, v in row.items() if k.startswith(M.ENV)})
@@ -50,52 +88,66 @@ class Dashboard:
             return
         self.last_draw = now
         if self.live:
-            self._panel(row)
+            if self._live is None:
+                self._live = Live(console=self.console, auto_refresh=False, transient=False)
+                self._live.start()
+            self._live.update(self.panel(row), refresh=True)
         else:
-            self._line(row)
+            self.console.print(self.line(row), markup=False, highlight=False, soft_wrap=True)
+
+    def close(self) -> None:
+        if self._live is not None:
+            self._live.stop()
+            self._live = None
 
     def _eta(self, row) -> str:
         steps, wall = row[M.AGENT_STEPS], row[M.WALL_TIME]
         rate = steps / wall if wall > 0 else 0
-        return _clock((self.total - steps) / rate) if rate else "?"
+        return clock((self.total - steps) / rate) if rate else "?"
 
-    def _line(self, row) -> None:
+    def line(self, row) -> str:
         env = self.env
-        print(
-            f"{_clock(row[M.WALL_TIME])} steps {_si(row[M.AGENT_STEPS])}/{_si(self.total)} "
-            f"sps {_si(row[M.SPS])} eta {self._eta(row)} | "
+        return (
+            f"{clock(row[M.WALL_TIME])} steps {si(row[M.AGENT_STEPS])}/{si(self.total)} "
+            f"sps {si(row[M.SPS])} eta {self._eta(row)} | "
             f"score {env.get(M.SCORE, nan):.1f} perf {env.get(M.PERF, nan):.3f} "
             f"return {env.get(M.EPISODE_RETURN, nan):.1f} | "
             f"pg {row[M.loss('policy')]:.3f} v {row[M.loss('value')]:.3f} "
-            f"ent {row[M.loss('entropy')]:.3f} kl {row[M.loss('approx_kl')]:.4f}",
-            file=self.stream,
-            flush=True,
+            f"ent {row[M.loss('entropy')]:.3f} kl {row[M.loss('approx_kl')]:.4f}"
         )
 
-    def _panel(self, row) -> None:
+    def panel(self, row) -> Panel:
         env = self.env
-        timing = {k: row.get(M.timing(k), 0.0) for k in M.TIMING_KEYS}
-        total = sum(timing.values()) or 1.0
-        frac = row[M.AGENT_STEPS] / self.total if self.total else 0
-        bar = "#" * int(30 * frac) + "." * (30 - int(30 * frac))
-        lines = [
-            f"\x1b[1m workbench {self.title}\x1b[0m",
-            f" [{bar}] {frac:6.1%}  steps {_si(row[M.AGENT_STEPS])} / {_si(self.total)}",
-            f" elapsed {_clock(row[M.WALL_TIME])}  eta {self._eta(row)}  "
-            f"sps {_si(row[M.SPS])}  epoch {row[M.EPOCH]}",
-            f" score {env.get(M.SCORE, nan):8.2f}"
-            f"   perf {env.get(M.PERF, nan):.3f}"
-            f"   return {env.get(M.EPISODE_RETURN, nan):8.2f}"
-            f"   length {env.get(M.EPISODE_LENGTH, nan):8.1f}",
-            " losses  "
+        frac = min(1.0, row[M.AGENT_STEPS] / self.total) if self.total else 0.0
+        progress = Table.grid(padding=(0, 1))
+        progress.add_row(
+            ProgressBar(total=1.0, completed=frac, width=40),
+            f"{frac:6.1%}",
+            f"steps {si(row[M.AGENT_STEPS])} / {si(self.total)}",
+        )
+        figures = Table.grid(padding=(0, 3))
+        figures.add_row(
+            f"elapsed {clock(row[M.WALL_TIME])}",
+            f"eta {self._eta(row)}",
+            f"sps {si(row[M.SPS])}",
+            f"epoch {row[M.EPOCH]}",
+        )
+        figures.add_row(
+            f"score {env.get(M.SCORE, nan):8.2f}",
+            f"perf {env.get(M.PERF, nan):.3f}",
+            f"return {env.get(M.EPISODE_RETURN, nan):8.2f}",
+            f"length {env.get(M.EPISODE_LENGTH, nan):8.1f}",
+        )
+        losses = Text(
+            "losses  "
             + "  ".join(
                 f"{k} {row[M.loss(k)]:.4f}"
                 for k in ("policy", "value", "entropy", "approx_kl", "clipfrac")
-            ),
-            f"         explained variance {row[M.loss('explained_variance')]:.3f}",
-            " time    " + "  ".join(f"{k} {v / total:5.1%}" for k, v in timing.items()),
-        ]
-        up = f"\x1b[{self.lines_drawn}F" if self.lines_drawn else ""
-        self.stream.write(up + "".join(f"\x1b[2K{line}\n" for line in lines))
-        self.stream.flush()
-        self.lines_drawn = len(lines)
+            )
+            + f"  explained variance {row[M.loss('explained_variance')]:.3f}"
+        )
+        timing = {k: row.get(M.timing(k), 0.0) or 0.0 for k in M.TIMING_KEYS}
+        total = sum(timing.values()) or 1.0
+        shares = Text("time    " + "  ".join(f"{k} {v / total:5.1%}" for k, v in timing.items()))
+        title = f"workbench {self.title}" + (f"  run {self.run_id}" if self.run_id else "")
+        return Panel(Group(progress, figures, losses, shares), title=title, title_align="left")

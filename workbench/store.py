@@ -83,6 +83,20 @@ _MIGRATIONS: list = [
     CREATE INDEX metrics_by_steps ON metrics (run_id, agent_steps);
     CREATE INDEX runs_by_sweep ON runs (sweep_id);
     """,
+    """
+    CREATE TABLE sweep_observations (
+        sweep_id TEXT NOT NULL REFERENCES sweeps(id),
+        seq INTEGER NOT NULL,
+        run_id TEXT,
+        params TEXT NOT NULL,
+        score REAL,
+        cost REAL,
+        failed INTEGER NOT NULL,
+        error TEXT,
+        at REAL NOT NULL,
+        PRIMARY KEY (sweep_id, seq)
+    );
+    """,
 ]
 SCHEMA_VERSION = len(_MIGRATIONS)
 
@@ -447,6 +461,52 @@ class RunStore:
         out = self._record("sweeps", sweep_id)
         out["definition"] = json.loads(out["definition"])
         return out
+
+    def add_observation(
+        self,
+        sweep_id: str,
+        run_id: str | None,
+        params: dict,
+        score: float | None,
+        cost: float | None,
+        failed: bool = False,
+        error: str | None = None,
+    ) -> int:
+        """Record one observation the sweep's engine received, in order; returns its seq."""
+        with self._conn() as db:
+            (seq,) = db.execute(
+                "SELECT COALESCE(MAX(seq) + 1, 0) FROM sweep_observations WHERE sweep_id = ?",
+                (sweep_id,),
+            ).fetchone()
+            db.execute(
+                "INSERT INTO sweep_observations VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    sweep_id,
+                    seq,
+                    run_id,
+                    json.dumps(params),
+                    _clean(None if score is None else float(score)),
+                    _clean(None if cost is None else float(cost)),
+                    int(bool(failed)),
+                    error,
+                    time.time(),
+                ),
+            )
+            db.execute("UPDATE sweeps SET heartbeat = ? WHERE id = ?", (time.time(), sweep_id))
+        return seq
+
+    def observations(self, sweep_id: str, since_seq: int = -1) -> pd.DataFrame:
+        """A sweep's observations in order (seq, run_id, params, score, cost, failed, error)."""
+        cur = self._read(
+            "SELECT seq, run_id, params, score, cost, failed, error, at FROM sweep_observations"
+            " WHERE sweep_id = ? AND seq > ? ORDER BY seq",
+            (sweep_id, since_seq),
+        )
+        df = pd.DataFrame.from_records(cur.fetchall(), columns=[d[0] for d in cur.description])
+        if not df.empty:
+            df["params"] = [json.loads(p) for p in df["params"]]
+            df["failed"] = df["failed"].astype(bool)
+        return df
 
     def sweeps(self) -> pd.DataFrame:
         cur = self._read(

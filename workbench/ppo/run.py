@@ -64,11 +64,21 @@ class RunHandle:
     """A run training in a background thread: ``stop()``, ``prune()``, ``wait()``,
     ``status``, ``latest()``. It exists, with its run id, before the thread starts."""
 
-    def __init__(self, run_id: str, config: TrainConfig, store: RunStore):
+    def __init__(
+        self,
+        run_id: str,
+        config: TrainConfig,
+        store: RunStore,
+        on_log: OnLog | None = None,
+        resume: str | None = None,
+    ):
         self.run_id = run_id
         self.config = config
         self.store = store
+        self._on_log = on_log
+        self._resume = resume
         self._stop = threading.Event()
+        self._ended = threading.Event()
         self._request: tuple[str, str | None] = ("stopped", None)
         self._latest: dict | None = None
         self._status = "running"
@@ -100,10 +110,42 @@ class RunHandle:
         self._request = ("pruned", reason)
         self._stop.set()
 
+    def run(self) -> Run:
+        """Train in the calling thread (a handle from ``launch(start=False)``): a breakpoint
+        in a callback or an env stops here. Returns the Run; exceptions propagate."""
+        if self.thread is not None or self._run is not None:
+            raise RuntimeError(f"run {self.run_id} has already started")
+        return _execute(
+            self.config,
+            self.store,
+            self.run_id,
+            on_log=self._on_log,
+            resume=self._resume,
+            handle=self,
+        )
+
+    def start(self) -> RunHandle:
+        """Train in a background thread; returns the handle at once."""
+
+        def target():
+            try:
+                self.run()
+            except BaseException as e:  # recorded in the store and on the handle
+                self.error = e
+            finally:
+                self._ended.set()
+
+        if self.thread is not None or self._run is not None:
+            raise RuntimeError(f"run {self.run_id} has already started")
+        self.thread = threading.Thread(target=target, name=f"workbench-{self.run_id}", daemon=True)
+        self.thread.start()
+        return self
+
     def wait(self, timeout: float | None = None) -> Run | None:
         """Block until the run ends (or ``timeout`` seconds); returns the Run when ended."""
+        # An Event, not Thread.join: a join interrupted by Ctrl-C can return early afterwards.
         if self.thread is not None:
-            self.thread.join(timeout)
+            self._ended.wait(timeout)
         return self._run
 
     @property
@@ -200,24 +242,18 @@ def launch(
     name: str | None = None,
     sweep: str | None = None,
     tags: tuple | list = (),
+    start: bool = True,
     **overrides,
 ) -> RunHandle:
     """Start training in a background thread and return its :class:`RunHandle` at once.
 
     Takes what :func:`train` takes. An invalid config raises here, before anything starts.
+    ``start=False`` returns the handle unstarted: ``handle.run()`` then trains in the
+    calling thread, with ``handle.stop()``/``prune()`` usable from its callbacks.
     """
     cfg, store, run_id = _prepare(env_or_config, overrides, store, name, sweep, tags)
-    handle = RunHandle(run_id, cfg, store)
-
-    def target():
-        try:
-            _execute(cfg, store, run_id, on_log=on_log, resume=resume, handle=handle)
-        except BaseException as e:  # recorded in the store and on the handle
-            handle.error = e
-
-    handle.thread = threading.Thread(target=target, name=f"workbench-{run_id}", daemon=True)
-    handle.thread.start()
-    return handle
+    handle = RunHandle(run_id, cfg, store, on_log=on_log, resume=resume)
+    return handle.start() if start else handle
 
 
 def stop(run_id: str, store=None, reason: str | None = None, pruned: bool = False) -> bool:

@@ -1,0 +1,341 @@
+"""Sweep definitions: one TOML per experiment (``sweeps/``), checked before any trial runs.
+
+A definition names the env, the values it keeps fixed, what to optimise and at what cost,
+the budget, and the search space over the env's default space (its folder's
+``[sweep]``)::
+
+    name = "pong"
+    env = "pong"
+    metric = "perf"          # any outcome in the metric vocabulary (workbench.metrics)
+    cost = "wall_time"       # or "agent_steps"
+    seed = 0
+
+    [budget]
+    trials = 50              # and/or hours; max_cost caps one trial (in cost units)
+    hours = 1.0
+    max_cost = 120
+
+    [train]                  # fixed TrainConfig values: a parameter fixed here is not swept
+    eval_episodes = 32
+    [env_params]             # fixed env parameters
+    frameskip = 8
+
+    [space]                  # added to / overriding the env's default space
+    learning_rate = { kind = "log", min = 0.003, max = 0.1 }
+
+    constraints = ["..."]    # more hard constraints, over parameters and fixed values
+
+The trainer's own shape rules are added as constraints automatically (``minibatch_size``
+a multiple of ``bptt_horizon`` and at most the batch, the memory budget), so a suggestion
+is never a config the trainer would refuse. Unknown parameters, bad ranges, constraints no
+point satisfies and metrics nobody logs are errors at load, naming the value.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import os
+import sys
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from workbench import metrics as M
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+TOP_KEYS = {
+    "name",
+    "env",
+    "metric",
+    "cost",
+    "seed",
+    "budget",
+    "train",
+    "env_params",
+    "space",
+    "constraints",
+    "executor",
+    "early_stopping",
+    "curve_points",
+}
+BUDGET_KEYS = {"trials", "hours", "max_cost", "max_memory_gb", "workers"}
+EXECUTORS = ("inline", "processes", "ray")
+# Fixed TrainConfig values every trial gets unless the definition says otherwise: trials
+# leave the process alone and keep few checkpoints.
+TRIAL_DEFAULTS = {"checkpoint_interval": 0}
+
+
+class DefinitionError(ValueError):
+    """A sweep definition that cannot run; the message names the field and a valid choice."""
+
+
+@dataclass
+class SweepDefinition:
+    env: str
+    name: str = ""
+    metric: str = M.SCORE
+    cost: str = M.WALL_TIME
+    seed: int = 0
+    trials: int | None = None
+    hours: float | None = None
+    max_cost: float | None = None
+    max_memory_gb: float | None = None
+    workers: int = 1
+    train: dict = field(default_factory=dict)
+    env_params: dict = field(default_factory=dict)
+    space: dict = field(default_factory=dict)
+    constraints: list = field(default_factory=list)
+    executor: str = "inline"
+    early_stopping: bool = True
+    curve_points: int = 8
+    source: str | None = None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @property
+    def sweeps_length(self) -> bool:
+        """Whether the training length is swept (curve points need it: see the engine)."""
+        return "total_steps" in self.space
+
+    def fixed(self) -> dict:
+        """Every value a trial does not take from the space, by name: the trainer config at
+        the fixed values, the env parameters, and ``agents_per_copy``."""
+        from workbench.ppo.config import make_config
+
+        cfg = make_config(self.env, **self.trial_config(_centers(self.space)))
+        out = {k: v for k, v in cfg.to_dict().items() if k not in self.space}
+        params = out.pop("env_params")
+        out.update({k: v for k, v in params.items() if k not in self.space})
+        out["agents_per_copy"] = cfg.replace(num_envs=1).agents()
+        for k in ("env", "name", "device"):
+            out.pop(k, None)
+        return out
+
+    def coerce(self, params: dict) -> dict:
+        """Parameters in the types the trainer takes (a log-scale length is an int)."""
+        from workbench.envs.registry import env_params as env_param_specs
+        from workbench.ppo.config import TrainConfig
+
+        types = {f.name: f.type for f in TrainConfig.__dataclass_fields__.values()}
+        types.update({k: p.type.__name__ for k, p in env_param_specs(self.env).items()})
+        out = {}
+        for key, value in params.items():
+            kind = types.get(key)
+            if kind in ("int", int) and not isinstance(value, bool):
+                value = round(value)
+            elif kind in ("float", float):
+                value = float(value)
+            out[key] = value
+        return out
+
+    def trial_config(self, params: dict) -> dict:
+        """Keyword arguments of ``train()`` for one trial's parameters."""
+        from workbench.envs.registry import COMMON_PARAMS
+        from workbench.envs.registry import env_params as env_param_specs
+
+        env_names = set(env_param_specs(self.env)) - set(COMMON_PARAMS)
+        train = {**TRIAL_DEFAULTS, **self.train}
+        env = dict(self.env_params)
+        for key, value in self.coerce(params).items():
+            (env if key in env_names else train)[key] = value
+        return {**train, "env_params": env}
+
+
+def load(source, **overrides) -> SweepDefinition:
+    """A checked definition from a TOML path, a TOML string's dict, or a SweepDefinition."""
+    if isinstance(source, SweepDefinition):
+        data, where = source.to_dict(), source.source
+        data.pop("source", None)
+        budget = {k: data.pop(k) for k in list(data) if k in BUDGET_KEYS}
+        data["budget"] = budget
+    elif isinstance(source, dict):
+        data, where = dict(source), None
+    else:
+        path = Path(source)
+        if not path.exists():
+            raise DefinitionError(f"no sweep definition at {str(path)!r}")
+        try:
+            data = tomllib.loads(path.read_text())
+        except tomllib.TOMLDecodeError as e:
+            raise DefinitionError(f"{path}: {e}") from None
+        where = str(path)
+    prefix = f"{where}: " if where else ""
+    try:
+        definition = _build(data, where, overrides)
+        _check(definition)
+    except DefinitionError as e:
+        raise DefinitionError(prefix + str(e)) from None
+    except ValueError as e:  # from the space, constraints, registry or config checks
+        raise DefinitionError(prefix + str(e)) from None
+    return definition
+
+
+def _unknown(kind: str, key: str, valid) -> DefinitionError:
+    close = difflib.get_close_matches(key, list(valid), n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    return DefinitionError(f"unknown {kind} {key!r}{hint}; valid: {', '.join(sorted(valid))}")
+
+
+def _build(data: dict, where: str | None, overrides: dict) -> SweepDefinition:
+    from workbench.envs.facts import facts
+
+    for key in data:
+        if key not in TOP_KEYS:
+            raise _unknown("key", key, TOP_KEYS)
+    budget = dict(data.get("budget", {}))
+    for key in budget:
+        if key not in BUDGET_KEYS:
+            raise _unknown("budget key", key, BUDGET_KEYS)
+    for key, value in overrides.items():
+        if value is None:
+            continue
+        if key in BUDGET_KEYS:
+            budget[key] = value
+        elif key in ("seed", "executor"):
+            data[key] = value
+        else:
+            raise _unknown("override", key, BUDGET_KEYS | {"seed", "executor"})
+    env = data.get("env")
+    if not isinstance(env, str) or not env:
+        raise DefinitionError("a sweep definition needs env = '<registered env name>'")
+    from workbench.envs.registry import env_class
+
+    env_class(env)  # unknown env: the registry's error, with its suggestions
+    default = facts(env).sweep
+    train = dict(data.get("train", {}))
+    env_params = dict(data.get("env_params", {}))
+    space = {**default.get("space", {}), **data.get("space", {})}
+    for key in (*train, *env_params):
+        space.pop(key, None)  # a fixed value is not swept
+    constraints = list(data.get("constraints", default.get("constraints", [])))
+    return SweepDefinition(
+        env=env,
+        name=data.get("name") or (Path(where).stem if where else env),
+        metric=data.get("metric", default.get("metric", M.SCORE)),
+        cost=data.get("cost", default.get("cost", M.WALL_TIME)),
+        seed=data.get("seed", 0),
+        trials=budget.get("trials"),
+        hours=budget.get("hours"),
+        max_cost=budget.get("max_cost"),
+        max_memory_gb=budget.get("max_memory_gb"),
+        workers=budget.get("workers", 1),
+        train=train,
+        env_params=env_params,
+        space=space,
+        constraints=constraints,
+        executor=data.get("executor", "inline"),
+        early_stopping=data.get("early_stopping", True),
+        curve_points=data.get("curve_points", 8),
+        source=where,
+    )
+
+
+def _positive(name, value, kind=(int, float), allow_none=True):
+    if value is None and allow_none:
+        return
+    ok = isinstance(value, kind) and not isinstance(value, bool)
+    if not ok or not math.isfinite(value) or value <= 0:
+        raise DefinitionError(f"{name} must be a number > 0, got {value!r}")
+
+
+def _check(d: SweepDefinition) -> None:
+    from workbench.envs.registry import env_params as env_param_specs
+    from workbench.ppo.config import TrainConfig, make_config
+
+    M.check_objective(d.metric)
+    M.check_cost(d.cost)
+    _positive("budget.trials", d.trials, int)
+    _positive("budget.hours", d.hours)
+    _positive("budget.max_cost", d.max_cost)
+    _positive("budget.max_memory_gb", d.max_memory_gb)
+    _positive("budget.workers", d.workers, int, allow_none=False)
+    if d.executor not in EXECUTORS:
+        raise _unknown("executor", d.executor, EXECUTORS)
+    if not isinstance(d.curve_points, int) or not 1 <= d.curve_points <= 50:
+        raise DefinitionError(f"curve_points must be an int in [1, 50], got {d.curve_points!r}")
+    if not d.space:
+        raise DefinitionError(
+            f"nothing to sweep: {d.env}'s folder has no default [sweep.space] and the "
+            "definition has no [space]"
+        )
+    trainable = {f.name for f in TrainConfig.__dataclass_fields__.values()} - {
+        "env",
+        "env_params",
+        "name",
+        "device",
+    }
+    env_names = set(env_param_specs(d.env)) - {"num_envs", "seed", "log_interval"}
+    for key in d.space:
+        if key not in trainable | env_names:
+            raise _unknown(f"parameter for {d.env}", key, trainable | env_names)
+    # The fixed part must make a valid config with the space's centre.
+    make_config(d.env, **d.trial_config(_centers(d.space)))
+    build_sweeper(d)  # the space, the constraints and their satisfiability
+
+
+def _centers(space: dict) -> dict:
+    from workbench.sweep.space import Space
+
+    return Space(space).center()
+
+
+def memory_gb(agents, horizon, obs_numel, hidden_size, minibatch_size, rnn):
+    """Rough peak memory of a trial in GB: rollout buffers plus one minibatch's activations
+    (elementwise over arrays of candidates)."""
+    import numpy as np
+
+    rollout = agents * horizon * (4 * obs_numel + 40)
+    per_sample = 4 * (obs_numel + np.where(rnn, 16, 4) * hidden_size) * 2
+    return (rollout + minibatch_size * per_sample) / 1e9
+
+
+def auto_constraints(d: SweepDefinition, fixed: dict) -> list[str]:
+    """The trainer's shape rules and the memory budget, as constraint expressions."""
+    names = set(d.space) | set(fixed)
+    out = []
+    if {"minibatch_size", "bptt_horizon"} <= names:
+        out.append("minibatch_size % bptt_horizon == 0")
+        out.append("minibatch_size <= num_envs * agents_per_copy * bptt_horizon")
+    if fixed.get("max_minibatch_size") or "max_minibatch_size" in d.space:
+        out.append("max_minibatch_size == 0 or max_minibatch_size % bptt_horizon == 0")
+    limit = d.max_memory_gb or _default_memory_gb()
+    out.append(
+        "memory_gb(num_envs * agents_per_copy, bptt_horizon, obs_numel, hidden_size,"
+        f" minibatch_size, rnn) <= {limit:.3f}"
+    )
+    return out
+
+
+def _default_memory_gb() -> float:
+    # Half the machine's memory: several trials may share it.
+    try:
+        pages = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+        return pages / 2e9
+    except (ValueError, OSError, AttributeError):  # pragma: no cover
+        return 8.0
+
+
+def build_sweeper(d: SweepDefinition, n_suggested: int = 0):
+    """The engine for a definition: its space, its and the trainer's constraints."""
+    from workbench.envs import make
+    from workbench.sweep.engine import Sweeper
+
+    fixed = d.fixed()
+    env = make(d.env, num_envs=1, **d.env_params)
+    fixed["obs_numel"] = int(env.observations[0].size)
+    env.close()
+    constraints = [*auto_constraints(d, fixed), *d.constraints]
+    return Sweeper(
+        d.space,
+        constraints,
+        seed=d.seed,
+        max_cost=d.max_cost,
+        fixed=fixed,
+        functions={"memory_gb": memory_gb},
+        n_suggested=n_suggested,
+    )

@@ -1,0 +1,356 @@
+"""``workbench.sweep()``: run a definition's trials, feed their curves to the engine, record
+everything, and stop what must stop.
+
+The driver owns the engine (:class:`~workbench.sweep.engine.Sweeper`) and an executor.
+For each trial it asks the engine for parameters, marks them pending, and has the
+executor train them as a run carrying the sweep's id. Each metric row that comes back
+may become a *curve point* (observed as a shorter run: see the engine's docstring), may
+prune the trial (far below the score-vs-cost quantile line) or stop it at the hard cost
+cap. The trial's end becomes one more observation: its final score, or a failure that
+teaches the success model. Every observation is written to the store in order, so a
+sweep killed at any point resumes (``resume=sweep_id``) with an engine identical to the
+one that died, losing at most the trial in flight.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+import traceback
+
+import pandas as pd
+
+from workbench import metrics as M
+from workbench.store import RunStore
+from workbench.sweep.definition import SweepDefinition, build_sweeper, load
+from workbench.sweep.executors import Outcome, Trial, make_executor
+
+CURVE_START = 0.2  # curve points start after this fraction of a trial's length
+
+
+class SweepHandle:
+    """A sweep in progress or ended: ``stop()``, ``wait()``, ``results()``, ``best()``,
+    ``front()``, ``status``. ``sweeper`` is the live engine."""
+
+    def __init__(self, sweep_id: str, definition: SweepDefinition, store: RunStore, sweeper):
+        self.id = sweep_id
+        self.definition = definition
+        self.store = store
+        self.sweeper = sweeper
+        self.status = "running"
+        self.error: BaseException | None = None
+        self.thread: threading.Thread | None = None
+        self.trials: list[dict] = []  # one record per ended trial, in order
+        self.running: dict[int, dict] = {}  # trial index -> its latest point
+        self._stop = threading.Event()
+        self._ended = threading.Event()
+        self._lock = threading.Lock()
+
+    # -- control --
+    def stop(self) -> None:
+        """End the sweep: the trial in flight is stopped (recorded as such), none starts."""
+        self._stop.set()
+
+    def wait(self, timeout: float | None = None) -> SweepHandle:
+        # An Event, not Thread.join: a join interrupted by Ctrl-C can return early afterwards.
+        if self.thread is not None:
+            self._ended.wait(timeout)
+        return self
+
+    @property
+    def done(self) -> bool:
+        return self.status != "running"
+
+    # -- results --
+    def results(self) -> pd.DataFrame:
+        """One row per trial: run id, status, score, cost, the swept parameters, why it ended."""
+        return trial_table(self.store, self.id, self.definition)
+
+    def best(self, max_cost: float | None = None) -> dict | None:
+        """The finished trial with the best score whose cost is at most ``max_cost``."""
+        return best_trial(self.results(), max_cost)
+
+    def front(self) -> pd.DataFrame:
+        """The observed score-vs-cost front (curve points included), from the engine."""
+        with self._lock:
+            return self.sweeper.front()
+
+    def predicted_front(self, n: int = 50) -> pd.DataFrame:
+        with self._lock:
+            return self.sweeper.predicted_front(n)
+
+    def __repr__(self) -> str:
+        name, n = self.definition.name, len(self.trials)
+        return f"SweepHandle({self.id!r}, {name}, {self.status}, trials={n})"
+
+    def _repr_html_(self) -> str:
+        import html
+
+        best = self.best()
+        parts = [
+            f"<b>sweep {html.escape(self.definition.name)}</b> <code>{html.escape(self.id)}</code>",
+            self.status,
+            f"{len(self.trials)} trials ended",
+        ]
+        if best:
+            parts.append(
+                f"best {self.definition.metric} {best['score']:.3g} (run {best['run_id']})"
+            )
+        return "<div>" + " &middot; ".join(parts) + "</div>"
+
+
+def trial_table(store: RunStore, sweep_id: str, d: SweepDefinition) -> pd.DataFrame:
+    runs = store.runs(sweep=sweep_id)
+    cols = ["run_id", "name", "status", "score", "cost", *d.space, "reason", "error"]
+    if runs.empty:
+        return pd.DataFrame(columns=cols)
+    out = pd.DataFrame(
+        {
+            "run_id": runs["id"],
+            "name": runs["name"],
+            "status": runs["status"],
+            "score": [_objective(r, d.metric) for r in runs.to_dict("records")],
+            "cost": runs.get(d.cost, math.nan),
+        }
+    )
+    for key in d.space:
+        column = key if key in runs else f"config.{key}"
+        out[key] = runs.get(column, math.nan)
+    out["reason"] = runs["reason"]
+    out["error"] = [
+        e.strip().splitlines()[-1] if isinstance(e, str) else None for e in runs["error"]
+    ]
+    return out[cols]
+
+
+def _objective(record: dict, metric: str):
+    value = record.get(metric)  # runs() holds each outcome's final value under its name
+    return float(value) if value is not None and not pd.isna(value) else math.nan
+
+
+def best_trial(results: pd.DataFrame, max_cost: float | None = None) -> dict | None:
+    done = results[(results["status"] == "finished") & results["score"].notna()]
+    if max_cost is not None:
+        done = done[done["cost"] <= max_cost]
+    if done.empty:
+        return None
+    return done.loc[done["score"].idxmax()].to_dict()
+
+
+def sweep(
+    definition,
+    trials: int | None = None,
+    hours: float | None = None,
+    store=None,
+    on_trial=None,
+    resume: str | None = None,
+    seed: int | None = None,
+    executor: str | None = None,
+    background: bool = True,
+) -> SweepHandle:
+    """Run a sweep and return its :class:`SweepHandle`.
+
+    ``definition``: a path to a TOML (``sweeps/pong.toml``), a dict, or a
+    SweepDefinition. ``trials`` / ``hours`` override its budget. ``on_trial(record)`` is
+    called after each trial. ``resume``: the id of a sweep in ``store`` to continue
+    (``definition`` may then be None). ``background=False`` runs every trial in the calling
+    thread and returns when the sweep ends (with the inline executor a breakpoint inside a
+    trial works either way). A bad definition raises here, before anything runs.
+    """
+    store = store if isinstance(store, RunStore) else RunStore(store)
+    if resume is not None:
+        record = store.sweep(resume)
+        d = load(SweepDefinition(**record["definition"]), trials=trials, hours=hours)
+        if executor:
+            d = load(d, executor=executor)
+        history = store.observations(resume)
+        started = len(store.runs(sweep=resume))
+        sweeper = build_sweeper(d, n_suggested=started)
+        if not history.empty:
+            sweeper.replay(history)
+        store.claim_sweep(resume)
+        handle = SweepHandle(resume, d, store, sweeper)
+        handle.trials = [{"run_id": r} for r in store.runs(sweep=resume)["id"]]
+    else:
+        d = load(definition, trials=trials, hours=hours, seed=seed, executor=executor)
+        sweeper = build_sweeper(d)
+        sweep_id = store.create_sweep(d.name, d.to_dict())
+        handle = SweepHandle(sweep_id, d, store, sweeper)
+    driver = _Driver(handle, on_trial)
+    if background:
+        handle.thread = threading.Thread(target=driver.run, name=f"sweep-{handle.id}", daemon=True)
+        handle.thread.start()
+    else:
+        driver.run()
+    return handle
+
+
+class _Driver:
+    def __init__(self, handle: SweepHandle, on_trial):
+        self.h = handle
+        self.d = handle.definition
+        self.on_trial = on_trial
+        self.executor = make_executor(self.d.executor, handle.store, workers=self.d.workers)
+        self.started = len(handle.trials)
+        self.deadline = time.time() + self.d.hours * 3600 if self.d.hours else None
+        self.inflight: dict[int, Trial] = {}
+        self.points: dict[int, list[float]] = {}  # trial -> steps at which to observe
+        self.totals: dict[int, int] = {}  # trial -> its training length
+        self.default_steps = self.d.fixed().get("total_steps")  # when it is not swept
+        self.stopping: set[int] = set()
+
+    # -- budget --
+    def _can_start(self) -> bool:
+        if self.h._stop.is_set():
+            return False
+        if self.d.trials is not None and self.started >= self.d.trials:
+            return False
+        return self.deadline is None or time.time() < self.deadline
+
+    def run(self) -> None:
+        status, error = "finished", None
+        try:
+            while True:
+                while len(self.inflight) < self.executor.slots and self._can_start():
+                    self._submit()
+                if not self.inflight:
+                    break
+                self.executor.wait(0.2)
+                self._enforce_deadline()
+            if self.h._stop.is_set():
+                status = "stopped"
+        except KeyboardInterrupt:
+            status = "stopped"
+            self._stop_all("sweep interrupted")
+            raise
+        except BaseException as e:
+            status, error = "failed", "".join(traceback.format_exception(e)).strip()
+            self.h.error = e
+            self._stop_all("sweep failed")
+            if self.h.thread is None:
+                raise
+        finally:
+            self.executor.close()
+            self.h.store.finish_sweep(self.h.id, status, error)
+            self.h.status = status
+            self.h._ended.set()
+
+    def _enforce_deadline(self) -> None:
+        if self.h._stop.is_set():
+            self._stop_all("sweep stopped")
+        elif self.deadline is not None and time.time() >= self.deadline:
+            self._stop_all(f"sweep budget of {self.d.hours} h spent")
+
+    def _stop_all(self, reason: str) -> None:
+        for index, trial in list(self.inflight.items()):
+            if index not in self.stopping:
+                self.stopping.add(index)
+                self.executor.stop(trial, "stopped", reason)
+
+    # -- trials --
+    def _submit(self) -> None:
+        with self.h._lock:
+            params = self.d.coerce(self.h.sweeper.suggest())
+            self.h.sweeper.pending(params)
+        index = self.started
+        self.started += 1
+        trial = Trial(
+            index=index,
+            params=params,
+            kwargs=self.d.trial_config(params),
+            env=self.d.env,
+            name=f"{self.d.name}-{index:03d}",
+            sweep_id=self.h.id,
+            tags=[f"sweep:{self.d.name}"],
+        )
+        total = trial.kwargs.get("total_steps") or self.default_steps
+        self.totals[index] = total
+        n = self.d.curve_points
+        self.points[index] = [total * (CURVE_START + (1 - CURVE_START) * k / n) for k in range(n)]
+        self.inflight[index] = trial
+        self.h.running[index] = {"params": params, "run_id": None, "score": None, "cost": None}
+        self.executor.submit(trial, self._on_row, self._on_done)
+        if self.h._stop.is_set():  # stopped while an inline trial ran
+            return
+
+    def _observe(self, trial: Trial, params, score, cost, failed=False, error=None) -> None:
+        with self.h._lock:
+            self.h.sweeper.observe(params, score, cost, failed=failed, error=error)
+        self.h.store.add_observation(
+            self.h.id, trial.run_id, params, score, cost, failed=failed, error=error
+        )
+
+    def _on_row(self, trial: Trial, run_id: str, row: dict) -> None:
+        trial.run_id = run_id
+        self._enforce_deadline()  # an inline trial runs inside submit: check here too
+        score, cost = M.objective(row, self.d.metric), row.get(self.d.cost)
+        self.h.running[trial.index] = {
+            "params": trial.params,
+            "run_id": run_id,
+            "score": score,
+            "cost": cost,
+            M.AGENT_STEPS: row[M.AGENT_STEPS],
+        }
+        if trial.index in self.stopping or cost is None:
+            return
+        steps, points = row[M.AGENT_STEPS], self.points[trial.index]
+        scored = score is not None and math.isfinite(score) and cost > 0
+        if self.d.sweeps_length and scored and points and steps >= points[0]:
+            while points and steps >= points[0]:
+                points.pop(0)
+            if steps < self.totals[trial.index]:  # the last point is the final result
+                self._observe(trial, {**trial.params, "total_steps": int(steps)}, score, cost)
+        if self.d.max_cost is not None and cost >= self.d.max_cost:
+            self.stopping.add(trial.index)
+            self.executor.stop(
+                trial, "pruned", f"cost cap: {self.d.cost} {cost:.4g} >= {self.d.max_cost:g}"
+            )
+            return
+        if self.d.early_stopping and scored:
+            # The cost it would reach if left alone: linear in steps from here.
+            target = cost * self.totals[trial.index] / max(steps, 1)
+            with self.h._lock:
+                prune, reason = self.h.sweeper.should_stop(score, cost, target_cost=target)
+            if prune:
+                self.stopping.add(trial.index)
+                self.executor.stop(trial, "pruned", reason)
+
+    def _on_done(self, trial: Trial, outcome: Outcome) -> None:
+        self.inflight.pop(trial.index, None)
+        self.stopping.discard(trial.index)
+        self.h.running.pop(trial.index, None)
+        trial.run_id = outcome.run_id or trial.run_id
+        cost = outcome.summary.get(self.d.cost)
+        score = M.objective(outcome.summary, self.d.metric)
+        if outcome.status == "finished":
+            self._observe(trial, trial.params, score, cost)
+        elif outcome.status == "failed" and not _not_the_configs_fault(outcome.error):
+            self._observe(
+                trial, trial.params, None, cost, failed=True, error=_last_line(outcome.error)
+            )
+        else:  # stopped or pruned: its curve points are what it taught
+            with self.h._lock:
+                self.h.sweeper.forget(trial.params)
+        record = {
+            "index": trial.index,
+            "run_id": outcome.run_id,
+            "status": outcome.status,
+            "score": score,
+            "cost": cost,
+            "params": trial.params,
+            "reason": outcome.reason,
+            "error": _last_line(outcome.error),
+        }
+        self.h.trials.append(record)
+        if self.on_trial is not None:
+            self.on_trial(record)
+
+
+def _last_line(error: str | None) -> str | None:
+    return error.strip().splitlines()[-1] if error else None
+
+
+def _not_the_configs_fault(error: str | None) -> bool:
+    # A trial killed with its worker or driver says nothing about its parameters.
+    return bool(error) and error.startswith("killed:")
