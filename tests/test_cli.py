@@ -93,3 +93,29 @@ def test_live_dashboard_redraws_in_place():
     text = stream.getvalue()
     assert "50.0%" in text and "eta 0:00:02" in text and "score     7.00" in text
     assert "\x1b[2K" in text and "\x1b[1A" in text  # the second draw erases the first
+
+
+def test_train_takes_a_config_file_under_its_flags(tmp_path):
+    (tmp_path / "c.toml").write_text(
+        "[train]\nlearning_rate = 0.02\nnum_envs = 16\n[env]\narms = 3\n"
+    )
+    db = tmp_path / "wb.db"
+    common = ("--total-steps", "512", "--bptt-horizon", "16", "--minibatch-size", "256")
+    cli("train", "bandit", "--config", str(tmp_path / "c.toml"), "--num-envs", "32", *common, db=db)
+    from workbench.store import RunStore
+
+    run = RunStore(db).runs().iloc[0]
+    assert run["learning_rate"] == 0.02 and run["num_envs"] == 32 and run["arms"] == 3
+    bad = cli("train", "bandit", "--config", str(tmp_path / "nope.toml"), db=db, check=False)
+    assert bad.returncode == 2 and "no config file" in bad.stderr
+
+
+def test_sweeps_lists_the_store_and_never_creates_one(tmp_path):
+    proc = cli("sweeps", db=tmp_path / "none" / "wb.db", check=False)
+    assert proc.returncode == 2 and "no run store" in proc.stderr
+    assert not (tmp_path / "none").exists()
+    from workbench.store import RunStore
+
+    store = RunStore(tmp_path / "wb.db")
+    store.create_sweep("lr-sweep", {"env": "bandit"})
+    assert "lr-sweep" in cli("sweeps", db=tmp_path / "wb.db").stdout

@@ -60,7 +60,7 @@ def _add_config_flags(parser: argparse.ArgumentParser, env: str | None) -> None:
 
 
 def _overrides(args: argparse.Namespace) -> dict:
-    skip = {"command", "func", "env", "db", "resume", "quiet", "what"}
+    skip = {"command", "func", "env", "db", "resume", "quiet", "what", "config"}
     out, env_params = {}, {}
     for key, value in vars(args).items():
         if key.startswith("env."):
@@ -79,6 +79,12 @@ def _train(args) -> None:
     from workbench.runtime import torch_threads
 
     overrides = _overrides(args)
+    if args.config:
+        from workbench.ppo.config import read_config_file
+
+        layered = read_config_file(args.config)
+        params = {**layered.pop("env_params", {}), **overrides.pop("env_params", {})}
+        overrides = {**layered, **overrides, **({"env_params": params} if params else {})}
     cfg = make_config(args.env, **overrides)
     board = Dashboard(cfg.total_steps, title=f"{cfg.env}")
     last = {}
@@ -256,6 +262,12 @@ def build_parser(argv: list[str]) -> argparse.ArgumentParser:
         "--db", default=None, help="run store path (default $WORKBENCH_DB or runs/workbench.db)"
     )
     train.add_argument("--resume", default=None, help="checkpoint path or run id")
+    train.add_argument(
+        "--config",
+        default=None,
+        help="TOML with [train] and [env] tables over the env's defaults (flags win), e.g. "
+        "a config exported from a sweep",
+    )
     train.add_argument("--quiet", action="store_true", help="no dashboard")
     _add_config_flags(train, env_name)
     train.set_defaults(func=_train)

@@ -14,7 +14,7 @@ import pytest
 import workbench
 from workbench.envs.bandit import Bandit
 from workbench.envs.registry import Param
-from workbench.ppo.config import make_config
+from workbench.ppo.config import make_config, read_config_file
 from workbench.store import RunStore
 from workbench.sweep.definition import DefinitionError, SweepDefinition, build_sweeper, load
 from workbench.sweep.driver import sweep
@@ -63,7 +63,7 @@ TINY = {
 def test_a_tiny_real_sweep_records_trials_prunes_and_survives_a_failure(tmp_path):
     db = tmp_path / "wb.db"
     seen = []
-    handle = sweep(TINY, store=db, background=False, on_trial=seen.append)
+    handle = workbench.sweep(TINY, store=db, background=False, on_trial=seen.append)
     assert handle.status == "finished" and len(seen) == 8
     runs = RunStore(db).runs(sweep=handle.id)
     assert len(runs) == 8 and set(runs["tags"].map(tuple)) == {("sweep:tiny",)}
@@ -90,6 +90,13 @@ def test_a_tiny_real_sweep_records_trials_prunes_and_survives_a_failure(tmp_path
     assert obs["failed"].any() and handle.sweeper.observations["failed"].any()
     table = handle.results()
     assert list(table.columns[:5]) == ["run_id", "name", "status", "score", "cost"]
+    # The best trial exports as a config file that rebuilds its config exactly.
+    path = handle.export(tmp_path / "best.toml")
+    stored = RunStore(db).run(handle.best()["run_id"])["config"]
+    rebuilt = make_config("bomb-bandit", **read_config_file(path)).to_dict()
+    assert rebuilt == {**stored, "name": ""}
+    guess = handle.sweeper.predict({k: handle.best()[k] for k in TINY["space"]})
+    assert guess is not None and 0 <= guess["p_success"] <= 1 and guess["cost"] > 0
     best = handle.best()
     assert (
         best["status"] == "finished"

@@ -246,6 +246,62 @@ def env_overrides(env: str) -> dict[str, Any]:
     return facts(env).overrides()
 
 
+def read_config_file(path) -> dict[str, Any]:
+    """Overrides from a TOML file with ``[train]`` and ``[env]`` tables (as written by
+    :func:`config_toml`, or an env folder's ``env.toml``)."""
+    import sys
+    from pathlib import Path
+
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover
+        import tomli as tomllib
+
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"no config file at {str(path)!r}")
+    try:
+        data = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{path}: {e}") from None
+    unknown = sorted(set(data) - {"train", "env"})
+    if unknown:
+        raise ConfigError(f"{path}: unknown table [{unknown[0]}]; a config file has [train], [env]")
+    out = dict(data.get("train", {}))
+    if data.get("env"):
+        out["env_params"] = dict(data["env"])
+    return out
+
+
+def config_toml(cfg: TrainConfig, header: str = "") -> str:
+    """``cfg`` as a TOML override of its env's defaults: only the values that differ, so
+    ``make_config(cfg.env, **read_config_file(path))`` rebuilds it exactly."""
+    base = make_config(cfg.env)
+    lines = [f"# {line}" for line in header.splitlines()] + ["[train]"]
+    for f in dataclasses.fields(TrainConfig):
+        if f.name in ("env", "env_params", "name"):
+            continue
+        value = getattr(cfg, f.name)
+        if value != getattr(base, f.name):
+            lines.append(f"{f.name} = {_toml_value(value)}")
+    params = {k: v for k, v in cfg.env_params.items() if base.env_params.get(k) != v}
+    if params:
+        lines += ["", "[env]"] + [f"{k} = {_toml_value(v)}" for k, v in params.items()]
+    return "\n".join(lines) + "\n"
+
+
+def _toml_value(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    raise TypeError(f"cannot write {value!r} ({type(value).__name__}) to TOML")
+
+
 def make_config(env_or_config: str | TrainConfig | dict | None = None, **overrides) -> TrainConfig:
     """Defaults <- per-env TOML <- overrides; validated. Unknown keys are an error."""
     if isinstance(env_or_config, TrainConfig):

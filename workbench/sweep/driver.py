@@ -42,6 +42,7 @@ class SweepHandle:
         self.error: BaseException | None = None
         self.thread: threading.Thread | None = None
         self.trials: list[dict] = []  # one record per ended trial, in order
+        self.next_prediction: dict | None = None  # the models' view of the newest trial
         self.running: dict[int, dict] = {}  # trial index -> its latest point
         self._stop = threading.Event()
         self._ended = threading.Event()
@@ -70,6 +71,40 @@ class SweepHandle:
     def best(self, max_cost: float | None = None) -> dict | None:
         """The finished trial with the best score whose cost is at most ``max_cost``."""
         return best_trial(self.results(), max_cost)
+
+    def export(self, path=None, run_id: str | None = None, max_cost: float | None = None):
+        """Write a trial's config (default: ``best(max_cost)``) as a TOML override of its
+        env's defaults; ``python -m workbench train ENV --config PATH`` reruns it exactly.
+        Returns the path."""
+        from pathlib import Path
+
+        from workbench.ppo.config import config_toml, make_config
+
+        if run_id is None:
+            best = self.best(max_cost)
+            if best is None:
+                raise ValueError(
+                    f"sweep {self.id} has no finished trial"
+                    + (f" costing at most {max_cost}" if max_cost is not None else "")
+                )
+            run_id = best["run_id"]
+        record = self.store.run(run_id)
+        if record["sweep_id"] != self.id:
+            raise ValueError(f"run {run_id} is not a trial of sweep {self.id}")
+        cfg = make_config(record["config"])
+        summary = record["summary"]
+        d = self.definition
+        header = (
+            f"sweep {d.name} ({self.id}), trial run {run_id}\n"
+            f"{d.metric} {M.objective(summary, d.metric)}, {d.cost} {summary.get(d.cost)}\n"
+            f"rerun: python -m workbench train {cfg.env} --config <this file>"
+        )
+        path = (
+            Path(path) if path else self.store.path.parent / "exports" / f"{d.name}-{run_id}.toml"
+        )
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(config_toml(cfg.replace(name=""), header))
+        return path
 
     def front(self) -> pd.DataFrame:
         """The observed score-vs-cost front (curve points included), from the engine."""
@@ -252,6 +287,7 @@ class _Driver:
     def _submit(self) -> None:
         with self.h._lock:
             params = self.d.coerce(self.h.sweeper.suggest())
+            self.h.next_prediction = self.h.sweeper.predict(params)
             self.h.sweeper.pending(params)
         index = self.started
         self.started += 1

@@ -484,6 +484,26 @@ class Sweeper:
         df = pd.DataFrame({"cost": grid, "score_mean": m, "score_lo": l, "score_hi": h})
         return df.dropna().reset_index(drop=True)
 
+    def predict(self, params: Mapping, k: float = 2.0) -> dict | None:
+        """The models' view of ``params``: predicted score with its band (mean -/+ k std, in
+        score units), cost and P(success); None before three successful observations."""
+        if sum(not r["failed"] for r in self._rows) < 3:
+            return None
+        X = self._unit(self._params(params))[None]
+        with M.one_blas_thread():
+            models = self._fit()
+            mean, lo, hi = models["score"].predict_score(X, k=k)
+            mu, _ = models["cost"].predict(X)
+            p = models["success"].predict(X)
+        return {
+            "score": float(mean[0]),
+            "score_lo": float(lo[0]),
+            "score_hi": float(hi[0]),
+            "score_std": float((hi[0] - lo[0]) / (2 * k)),
+            "cost": float(math.exp(mu[0])),
+            "p_success": float(p[0]),
+        }
+
     def should_stop(self, score, cost, target_cost=None) -> tuple[bool, str]:
         """Whether a running trial now at (score, cost) is far below finished runs at that cost."""
         ok = [r for r in self._rows if not r["failed"]]
