@@ -161,6 +161,7 @@ def _sweep(args) -> None:
         resume=args.resume,
         seed=args.seed,
         executor=args.executor,
+        workers=args.workers,
         on_trial=lambda record: console.on_trial(record) if console else None,
         background=True,
     )
@@ -299,6 +300,7 @@ def build_parser(argv: list[str]) -> argparse.ArgumentParser:
     sw.add_argument(
         "--executor", choices=("inline", "processes", "ray"), default=None, help="where trials run"
     )
+    sw.add_argument("--workers", type=int, default=None, help="trials at once (processes, ray)")
     sw.add_argument("--torch-threads", type=int, default=0, help="torch threads (0: default)")
     sw.add_argument("--db", default=None)
     sw.set_defaults(func=_sweep)

@@ -223,8 +223,13 @@ class RunStore:
         config: dict,
         sweep_id: str | None = None,
         tags: tuple | list = (),
+        run_id: str | None = None,
+        host: str | None = None,
+        pid: int | None = None,
     ) -> str:
-        run_id = new_id()
+        """Record a new running run; ``run_id``, ``host`` and ``pid`` mirror a run that
+        trains elsewhere (a sweep worker's), default: a new id in this process."""
+        run_id = run_id or new_id()
         now = time.time()
         with self._conn() as db:
             db.execute(
@@ -239,8 +244,8 @@ class RunStore:
                     now,
                     now,
                     git_commit(),
-                    socket.gethostname(),
-                    os.getpid(),
+                    host or socket.gethostname(),
+                    pid if pid is not None else os.getpid(),
                     sweep_id,
                     json.dumps(list(tags)),
                 ),

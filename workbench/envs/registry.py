@@ -95,6 +95,18 @@ def register(name: str, target) -> None:
     _REGISTRY[name] = target
 
 
+def target_of(name: str) -> str | None:
+    """``"module:Class"`` for env ``name``, importable in another process (a sweep worker),
+    or None for a class that only exists here (defined in a notebook or a test function)."""
+    target = _REGISTRY.get(name)
+    if target is None or isinstance(target, str):
+        return target
+    module, qualname = target.__module__, target.__qualname__
+    if module == "__main__" or "<locals>" in qualname:
+        return None
+    return f"{module}:{qualname}"
+
+
 def names() -> list[str]:
     return sorted(_REGISTRY)
 

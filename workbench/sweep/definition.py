@@ -59,6 +59,7 @@ TOP_KEYS = {
     "space",
     "constraints",
     "executor",
+    "executor_options",
     "early_stopping",
     "curve_points",
 }
@@ -90,6 +91,7 @@ class SweepDefinition:
     space: dict = field(default_factory=dict)
     constraints: list = field(default_factory=list)
     executor: str = "inline"
+    executor_options: dict = field(default_factory=dict)
     early_stopping: bool = True
     curve_points: int = 8
     source: str | None = None
@@ -229,6 +231,7 @@ def _build(data: dict, where: str | None, overrides: dict) -> SweepDefinition:
         space=space,
         constraints=constraints,
         executor=data.get("executor", "inline"),
+        executor_options=dict(data.get("executor_options", {})),
         early_stopping=data.get("early_stopping", True),
         curve_points=data.get("curve_points", 8),
         source=where,

@@ -22,9 +22,11 @@ import traceback
 import pandas as pd
 
 from workbench import metrics as M
+from workbench.envs.registry import target_of
 from workbench.store import RunStore
 from workbench.sweep.definition import SweepDefinition, build_sweeper, load
 from workbench.sweep.executors import Outcome, Trial, make_executor
+from workbench.sweep.executors.worker import cap_reason
 
 CURVE_START = 0.2  # curve points start after this fraction of a trial's length
 
@@ -182,6 +184,7 @@ def sweep(
     resume: str | None = None,
     seed: int | None = None,
     executor: str | None = None,
+    workers: int | None = None,
     background: bool = True,
 ) -> SweepHandle:
     """Run a sweep and return its :class:`SweepHandle`.
@@ -191,14 +194,20 @@ def sweep(
     called after each trial. ``resume``: the id of a sweep in ``store`` to continue
     (``definition`` may then be None). ``background=False`` runs every trial in the calling
     thread and returns when the sweep ends (with the inline executor a breakpoint inside a
-    trial works either way). A bad definition raises here, before anything runs.
+    trial works either way). ``executor`` (``inline``, ``processes`` or ``ray``) and
+    ``workers`` (trials at once) override the definition's. A bad definition raises here,
+    before anything runs.
     """
     store = store if isinstance(store, RunStore) else RunStore(store)
     if resume is not None:
         record = store.sweep(resume)
-        d = load(SweepDefinition(**record["definition"]), trials=trials, hours=hours)
-        if executor:
-            d = load(d, executor=executor)
+        d = load(
+            SweepDefinition(**record["definition"]),
+            trials=trials,
+            hours=hours,
+            executor=executor,
+            workers=workers,
+        )
         history = store.observations(resume)
         started = len(store.runs(sweep=resume))
         sweeper = build_sweeper(d, n_suggested=started)
@@ -208,7 +217,9 @@ def sweep(
         handle = SweepHandle(resume, d, store, sweeper)
         handle.trials = [{"run_id": r} for r in store.runs(sweep=resume)["id"]]
     else:
-        d = load(definition, trials=trials, hours=hours, seed=seed, executor=executor)
+        d = load(
+            definition, trials=trials, hours=hours, seed=seed, executor=executor, workers=workers
+        )
         sweeper = build_sweeper(d)
         sweep_id = store.create_sweep(d.name, d.to_dict())
         handle = SweepHandle(sweep_id, d, store, sweeper)
@@ -226,7 +237,9 @@ class _Driver:
         self.h = handle
         self.d = handle.definition
         self.on_trial = on_trial
-        self.executor = make_executor(self.d.executor, handle.store, workers=self.d.workers)
+        self.executor = make_executor(
+            self.d.executor, handle.store, workers=self.d.workers, **self.d.executor_options
+        )
         self.started = len(handle.trials)
         self.deadline = time.time() + self.d.hours * 3600 if self.d.hours else None
         self.inflight: dict[int, Trial] = {}
@@ -299,6 +312,9 @@ class _Driver:
             name=f"{self.d.name}-{index:03d}",
             sweep_id=self.h.id,
             tags=[f"sweep:{self.d.name}"],
+            env_target=target_of(self.d.env) if ":" not in self.d.env else None,
+            cost_key=self.d.cost,
+            max_cost=self.d.max_cost,
         )
         total = trial.kwargs.get("total_steps") or self.default_steps
         self.totals[index] = total
@@ -339,9 +355,7 @@ class _Driver:
                 self._observe(trial, {**trial.params, "total_steps": int(steps)}, score, cost)
         if self.d.max_cost is not None and cost >= self.d.max_cost:
             self.stopping.add(trial.index)
-            self.executor.stop(
-                trial, "pruned", f"cost cap: {self.d.cost} {cost:.4g} >= {self.d.max_cost:g}"
-            )
+            self.executor.stop(trial, "pruned", cap_reason(self.d.cost, cost, self.d.max_cost))
             return
         if self.d.early_stopping and scored:
             # The cost it would reach if left alone: linear in steps from here.

@@ -30,6 +30,9 @@ class Trial:
     sweep_id: str
     tags: list = field(default_factory=list)
     run_id: str | None = None
+    env_target: str | None = None  # "module:Class" of an env registered by the user
+    cost_key: str | None = None  # with max_cost: the hard cap, enforced where the trial runs
+    max_cost: float | None = None
 
 
 @dataclass
