@@ -239,6 +239,21 @@ def _bench_learn(args) -> None:
     bench_learn.run(args.name, seconds=args.seconds, seeds=seeds, **overrides)
 
 
+def _bench_sweep(args) -> None:
+    from workbench.bench import sweep as bench_sweep
+
+    split = lambda text: tuple(t for t in text.split(",") if t)  # noqa: E731
+    bench_sweep.run(
+        problems=split(args.problems),
+        budgets=tuple(float(b) for b in split(args.budgets)),
+        seeds=args.seeds,
+        methods=split(args.methods) or None,
+        protein=args.protein,
+        quick=args.quick,
+        workers=args.workers,
+    )
+
+
 def _literal(text: str):
     import ast
 
@@ -339,6 +354,21 @@ def build_parser(argv: list[str]) -> argparse.ArgumentParser:
         help="env parameter over the env's config, e.g. difficulty=1 (repeatable)",
     )
     le.set_defaults(func=_bench_learn)
+    bs = bench_sub.add_parser(
+        "sweep", help="this sweeper vs random, Optuna, scikit-optimize, BoTorch at equal cost"
+    )
+    bs.add_argument("--problems", default="rl,zdt1", help="comma-separated: rl, zdt1")
+    bs.add_argument("--budgets", default="10,30", help="budgets in full default runs")
+    bs.add_argument("--seeds", type=int, default=5, help="seeds per method (median reported)")
+    bs.add_argument(
+        "--methods",
+        default="",
+        help="comma-separated subset of: ours, random, tpe, optuna_gp, skopt, botorch, protein",
+    )
+    bs.add_argument("--protein", default=None, help="path to PufferLib's sweep.py (optional)")
+    bs.add_argument("--quick", action="store_true", help="a small smoke run")
+    bs.add_argument("--workers", type=int, default=None, help="processes (default 2)")
+    bs.set_defaults(func=_bench_sweep)
     return parser
 
 

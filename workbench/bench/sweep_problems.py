@@ -1,0 +1,504 @@
+"""Problems with known answers for ``bench sweep``, and how a found front is scored.
+
+Each problem is a plain class: ``space`` and ``constraints`` in the sweeper's format,
+``evaluate(params, rng) -> Curve`` (the observations one trial would produce),
+``true_score``/``true_cost`` (noise-free values), ``default_params`` (one full default
+run) and ``true_front()`` (computed once per process and cached).
+
+The score of a found front is its hypervolume in (log cost, score) space, minimizing cost
+and maximizing score, against a fixed reference point per problem: the nadir of the true
+front pushed out by 10% of the front's range on both axes (``Problem.reference``).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+_COMPARE = re.compile(r"(<=|>=|<|>)")
+# problem name -> (true front as (n, 2) of (cost, score), its points in the unit box)
+_FRONTS: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+
+
+# ---- scoring a front ------------------------------------------------------------------
+
+
+def pareto_mask(cost, score) -> np.ndarray:
+    """Boolean mask of the points no other point beats (cost lower or equal, score higher
+    or equal, one strictly). NaN scores are never on the front; exact duplicates keep one."""
+    cost = np.asarray(cost, dtype=float)
+    score = np.asarray(score, dtype=float)
+    mask = np.zeros(len(cost), dtype=bool)
+    valid = np.flatnonzero(np.isfinite(cost) & np.isfinite(score))
+    order = valid[np.lexsort((-score[valid], cost[valid]))]  # cost up, then score down
+    best = -np.inf
+    for i in order:
+        if score[i] > best:
+            mask[i] = True
+            best = score[i]
+    return mask
+
+
+def hypervolume(log_cost, score, ref: tuple[float, float]) -> float:
+    """Area dominated by the points inside the box below ``ref`` = (worst log cost,
+    worst score): the union of rectangles [c, ref_c] x [ref_s, s], summed as strips."""
+    log_cost = np.asarray(log_cost, dtype=float)
+    score = np.asarray(score, dtype=float)
+    ref_c, ref_s = ref
+    inside = np.isfinite(log_cost) & np.isfinite(score) & (log_cost < ref_c) & (score > ref_s)
+    c, s = log_cost[inside], score[inside]
+    keep = pareto_mask(c, s)
+    c, s = c[keep], s[keep]
+    order = np.argsort(c)  # along the front: cost up, score up
+    area, below = 0.0, ref_s
+    for ci, si in zip(c[order], s[order], strict=True):
+        area += (ref_c - ci) * (si - below)
+        below = si
+    return float(area)
+
+
+# ---- spaces ------------------------------------------------------------------------------
+# The unit encoding puts every parameter in [0, 1]: continuous kinds on their natural scale,
+# discrete kinds (pow2, int, categorical) as equal bins, so uniform u samples uniformly.
+
+
+def _logit(x):
+    return np.log(x) - np.log1p(-x)
+
+
+def levels(spec: dict) -> list | None:
+    """The values of a discrete parameter in order, or None for a continuous one."""
+    kind = spec["kind"]
+    if kind == "pow2":
+        lo, hi = round(math.log2(spec["min"])), round(math.log2(spec["max"]))
+        return [2**e for e in range(lo, hi + 1)]
+    if kind == "int":
+        return list(range(int(spec["min"]), int(spec["max"]) + 1))
+    if kind == "categorical":
+        return list(spec["values"])
+    return None
+
+
+def decode(space: dict, u: np.ndarray) -> dict[str, np.ndarray]:
+    """Unit-cube rows (n, d), columns in ``space`` order, to a dict of value arrays."""
+    u = np.clip(np.atleast_2d(np.asarray(u, dtype=float)), 0.0, 1.0)
+    out = {}
+    for j, (name, spec) in enumerate(space.items()):
+        x = u[:, j]
+        kind = spec["kind"]
+        vals = levels(spec)
+        if vals is not None:
+            idx = np.minimum((x * len(vals)).astype(int), len(vals) - 1)
+            out[name] = np.asarray(vals, dtype=object if kind == "categorical" else float)[idx]
+        elif kind == "linear":
+            out[name] = spec["min"] + x * (spec["max"] - spec["min"])
+        elif kind == "log":
+            lo, hi = np.log(spec["min"]), np.log(spec["max"])
+            out[name] = np.exp(lo + x * (hi - lo))
+        elif kind == "logit":
+            lo, hi = _logit(spec["min"]), _logit(spec["max"])
+            out[name] = 1.0 / (1.0 + np.exp(-(lo + x * (hi - lo))))
+        else:
+            raise ValueError(f"space[{name!r}]: unknown kind {kind!r}")
+    return out
+
+
+def encode(space: dict, params: dict) -> np.ndarray:
+    """One params dict to its unit-cube row (discrete values at the centre of their bin)."""
+    row = []
+    for name, spec in space.items():
+        x = params[name]
+        vals = levels(spec)
+        if vals is not None:
+            row.append((vals.index(x) + 0.5) / len(vals))
+            continue
+        lo, hi = spec["min"], spec["max"]
+        if spec["kind"] == "log":
+            x, lo, hi = np.log(x), np.log(lo), np.log(hi)
+        elif spec["kind"] == "logit":
+            x, lo, hi = _logit(x), _logit(lo), _logit(hi)
+        row.append(float(np.clip((x - lo) / (hi - lo), 0.0, 1.0)))
+    return np.array(row)
+
+
+def rows(space: dict, cols: dict[str, np.ndarray]) -> list[dict]:
+    """A dict of value arrays to a list of params dicts with plain Python values."""
+    n = len(next(iter(cols.values())))
+    out = []
+    for i in range(n):
+        p = {}
+        for name, spec in space.items():
+            v = cols[name][i]
+            if spec["kind"] in ("pow2", "int"):
+                v = int(v)
+            elif spec["kind"] != "categorical":
+                v = float(v)
+            p[name] = v
+        out.append(p)
+    return out
+
+
+def constraint_margins(constraints, params) -> np.ndarray:
+    """Each constraint as a number that is <= 0 exactly when it holds (lhs - rhs for ``<=``),
+    for scalar params or a dict of arrays; shape (len(constraints), ...)."""
+    out = []
+    names = {
+        k: (np.asarray(v, dtype=float) if not np.isscalar(v) else v) for k, v in params.items()
+    }
+    for expr in constraints:
+        parts = _COMPARE.split(expr)
+        if len(parts) != 3:
+            raise ValueError(f"constraint {expr!r}: expected one comparison")
+        lhs, op, rhs = parts
+        a = eval(lhs, {"__builtins__": {}}, names)  # expressions come from our own problems
+        b = eval(rhs, {"__builtins__": {}}, names)
+        m = a - b if op in ("<=", "<") else b - a
+        if op in ("<", ">"):
+            m = m + 1e-12  # strict: equality violates
+        out.append(np.asarray(m, dtype=float))
+    return np.array(out)
+
+
+# ---- problems ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Curve:
+    """What one trial produces. ``points``: (steps fraction, cost so far, noisy score), in
+    order; a failure is a last point with a NaN score at the fraction where it happened,
+    and ``error`` says which ("oom", "nan", "constraint")."""
+
+    points: list[tuple[float, float, float]]
+    error: str | None = None
+
+    @property
+    def cost(self) -> float:
+        return self.points[-1][1]
+
+    @property
+    def failed(self) -> bool:
+        return self.error is not None
+
+
+class Problem:
+    """What the two problems share: feasibility, the cached true front, the reference."""
+
+    name = ""
+    space: dict = {}
+    constraints: tuple[str, ...] = ()
+    default_params: dict = {}
+    length: str | None = None  # the training-length parameter, if curve points exist
+    crash_cost = 1.0  # what a run rejected at start-up costs (constraint violated)
+    score_floor = 0.0  # the worst score a finished run can have (reference, peers' penalty)
+
+    def feasible(self, params) -> bool | np.ndarray:
+        """Whether the constraints hold: a bool for one params dict, a bool array for a
+        dict of value arrays."""
+        if self.constraints:
+            return np.all(constraint_margins(self.constraints, params) <= 0, axis=0)
+        first = next(iter(params.values()))
+        return True if np.isscalar(first) else np.ones(len(first), dtype=bool)
+
+    def at_fraction(self, params: dict, fraction: float) -> dict:
+        """The params of the shorter run that a curve point stands for."""
+        if self.length is None or fraction >= 1.0:
+            return dict(params)
+        steps = params[self.length] * fraction
+        return {**params, self.length: round(float(steps))}
+
+    def true_front(self) -> np.ndarray:
+        """(n, 2) array of (cost, score) of the true front, sorted by cost."""
+        return self._front()[0]
+
+    def true_front_params(self) -> list[dict]:
+        """The parameters of each true-front point, in the order of ``true_front()``."""
+        return rows(self.space, decode(self.space, self._front()[1]))
+
+    def _front(self) -> tuple[np.ndarray, np.ndarray]:
+        if self.name not in _FRONTS:
+            cost, score, units = self._front_points()
+            keep = np.flatnonzero(pareto_mask(cost, score))
+            keep = keep[np.argsort(cost[keep])]
+            _FRONTS[self.name] = (np.column_stack([cost[keep], score[keep]]), units[keep])
+        return _FRONTS[self.name]
+
+    def reference(self) -> tuple[float, float]:
+        """The fixed (log cost, score) reference: the worst cost a run that finishes can
+        have and the worst score it can have, over the whole space."""
+        return (math.log(self.worst_cost()), self.score_floor)
+
+    def worst_cost(self) -> float:
+        raise NotImplementedError
+
+    def true_hypervolume(self) -> float:
+        front = self.true_front()
+        return hypervolume(np.log(front[:, 0]), front[:, 1], self.reference())
+
+    def _front_points(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Candidate (cost, score, unit-box rows) from which the front is kept."""
+        raise NotImplementedError
+
+
+class RLProblem(Problem):
+    """A PPO-shaped sweep with a known answer.
+
+    The score (a normalized return in [0, 1)) rises with ``total_steps`` as
+    ``ceiling * (1 - exp(-(steps / tau) ** 0.8))``: the ceiling has an optimum in learning
+    rate (which moves down as the network grows), gamma, entropy coefficient, BPTT horizon,
+    network size and epochs; ``tau`` (steps to learn) grows with the number of envs and the
+    minibatch size, and with too small a learning rate. The cost (seconds) is a start-up
+    plus a per-step cost that grows with the network, the epochs and small minibatches and
+    shrinks with more envs, so more envs and bigger minibatches trade sample efficiency for
+    speed. Noise shrinks as 1/sqrt(steps) and is correlated along one run.
+
+    Failure regions: ``hidden_size * num_envs * bptt_horizon > 2**22`` runs out of memory
+    at start-up (``oom_cost``), and a learning rate above 4x the network's optimum diverges
+    to NaN partway, sooner the further above (the run costs what it ran).
+    """
+
+    name = "rl"
+    length = "total_steps"
+    space = {
+        "total_steps": {"kind": "log", "min": 3e5, "max": 3e7},
+        "learning_rate": {"kind": "log", "min": 1e-5, "max": 1e-1},
+        "gamma": {"kind": "logit", "min": 0.9, "max": 0.9999},
+        "ent_coef": {"kind": "log", "min": 1e-5, "max": 1e-1},
+        "hidden_size": {"kind": "pow2", "min": 16, "max": 512},
+        "num_envs": {"kind": "pow2", "min": 8, "max": 512},
+        "bptt_horizon": {"kind": "pow2", "min": 8, "max": 256},
+        "minibatch_size": {"kind": "pow2", "min": 128, "max": 32768},
+        "update_epochs": {"kind": "int", "min": 1, "max": 8},
+    }
+    constraints = ("minibatch_size <= num_envs * bptt_horizon",)
+    default_params = {
+        "total_steps": 10_000_000,
+        "learning_rate": 3e-4,
+        "gamma": 0.99,
+        "ent_coef": 0.01,
+        "hidden_size": 128,
+        "num_envs": 64,
+        "bptt_horizon": 64,
+        "minibatch_size": 2048,
+        "update_epochs": 4,
+    }
+    fractions = (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
+    startup_cost = 5.0
+    oom_cost = 2.0
+    oom_limit = 2**22
+
+    def model(self, p: dict) -> dict[str, np.ndarray]:
+        """Noise-free score and cost of whole runs, vectorized over arrays of params;
+        ``fail_steps`` is where a run diverges (inf: never), ``oom`` whether it cannot start."""
+        f = {k: np.asarray(v, dtype=float) for k, v in p.items()}
+        steps, lr, gamma, ent = f["total_steps"], f["learning_rate"], f["gamma"], f["ent_coef"]
+        h, envs, bptt = f["hidden_size"], f["num_envs"], f["bptt_horizon"]
+        mb, epochs = f["minibatch_size"], f["update_epochs"]
+
+        # optima away from the centre of the space in most dimensions: a sweeper that
+        # starts at the centre gets no free answer
+        lr_best = 2e-3 * np.sqrt(128.0 / h)
+        q_lr = np.exp(-0.5 * (np.log10(lr / lr_best) / 0.7) ** 2)
+        q_gamma = 0.4 + 0.6 * np.exp(-0.5 * ((np.log10(1 - gamma) - np.log10(2e-2)) / 0.7) ** 2)
+        q_ent = 0.6 + 0.4 * np.exp(-0.5 * ((np.log10(ent) - np.log10(2e-2)) / 0.8) ** 2)
+        q_bptt = 0.7 + 0.3 * np.exp(-0.5 * ((np.log2(bptt) - 4) / 1.5) ** 2)
+        q_epochs = 1 - 0.03 * np.maximum(epochs - 5, 0) ** 2
+        lh = np.log2(h)
+        capacity = 1 - 0.6 * np.exp(-(lh - 4) / 1.5) - 0.05 * np.maximum(lh - 8, 0) ** 2
+        ceiling = capacity * q_lr * q_gamma * q_ent * q_bptt * q_epochs
+
+        tau = (
+            2e6
+            * (1 + envs / 128)
+            * (mb / 2048) ** 0.3
+            * (1 + 3 / epochs)
+            / 1.75
+            * np.sqrt(np.maximum(lr_best / lr, 1.0))
+        )
+        score = ceiling * (1 - np.exp(-((steps / tau) ** 0.8)))
+
+        net = (h / 256) ** 2
+        per_step = 2e-6 * (1 + net) * (1 + 16 / envs) + epochs * (3e-6 * net + 5e-4 / mb)
+        cost = self.startup_cost + steps * per_step
+
+        over = np.log10(lr / (4 * lr_best))
+        fail_steps = np.where(over > 0, 3e7 * 10 ** (-2.5 * over), np.inf)
+        oom = h * envs * bptt > self.oom_limit
+        return {
+            "score": score,
+            "cost": cost,
+            "per_step": per_step,
+            "fail_steps": fail_steps,
+            "oom": oom,
+        }
+
+    def worst_cost(self) -> float:
+        """The dearest run that finishes: the cost depends only on the sizes, the epochs
+        and the length, so enumerate the discrete grid at full length (a learning rate too
+        small to diverge)."""
+        names = ("hidden_size", "num_envs", "bptt_horizon", "minibatch_size", "update_epochs")
+        grid = np.meshgrid(*(levels(self.space[n]) for n in names), indexing="ij")
+        cols = {n: g.ravel().astype(float) for n, g in zip(names, grid, strict=True)}
+        n = len(cols["hidden_size"])
+        cols.update(
+            total_steps=np.full(n, self.space["total_steps"]["max"]),
+            learning_rate=np.full(n, self.space["learning_rate"]["min"]),
+            gamma=np.full(n, self.default_params["gamma"]),
+            ent_coef=np.full(n, self.default_params["ent_coef"]),
+        )
+        cost, score = self._scored(cols)
+        return float(cost[self.feasible(cols) & np.isfinite(score)].max())
+
+    def noise_sd(self, steps):
+        return 0.06 * np.sqrt(1e6 / np.asarray(steps, dtype=float))
+
+    def true_score(self, params: dict) -> float:
+        """Noise-free final score; NaN where the run fails (OOM, divergence, constraint)."""
+        if not self.feasible(params):
+            return math.nan
+        m = self.model(params)
+        if m["oom"] or params["total_steps"] >= m["fail_steps"]:
+            return math.nan
+        return float(m["score"])
+
+    def true_cost(self, params: dict) -> float:
+        """Noise-free cost of the run, failures included (they cost what they ran)."""
+        if not self.feasible(params):
+            return self.crash_cost
+        m = self.model(params)
+        if m["oom"]:
+            return self.oom_cost
+        steps = min(float(params["total_steps"]), float(m["fail_steps"]))
+        return float(self.startup_cost + steps * m["per_step"])
+
+    def evaluate(self, params: dict, rng: np.random.Generator) -> Curve:
+        if not self.feasible(params):
+            return Curve([(0.0, self.crash_cost, math.nan)], "constraint")
+        m = self.model(params)
+        if m["oom"]:
+            return Curve([(0.0, self.oom_cost, math.nan)], "oom")
+        total = float(params["total_steps"])
+        fail = float(m["fail_steps"])
+        lo = self.space["total_steps"]["min"]
+        run_z = rng.standard_normal()  # one run's luck, shared by its points
+        points = []
+        for frac in self.fractions:
+            steps = frac * total
+            if steps >= fail:
+                break
+            if steps < lo and frac < 1.0:  # a shorter run than the space allows: not a point
+                continue
+            sub = self.model({**params, "total_steps": steps})
+            noise = self.noise_sd(steps) * (0.8 * run_z + 0.6 * rng.standard_normal())
+            points.append((frac, float(sub["cost"]), float(sub["score"] + noise)))
+        if fail <= total:
+            cost = self.startup_cost + fail * float(m["per_step"])
+            points.append((fail / total, cost, math.nan))
+            return Curve(points, "nan")
+        return Curve(points)
+
+    def sample(self, rng: np.random.Generator, n: int) -> dict[str, np.ndarray]:
+        """``n`` feasible points (constraints hold; failures allowed), as value arrays."""
+        out: dict[str, list] = {k: [] for k in self.space}
+        have = 0
+        while have < n:
+            cols = decode(self.space, rng.random((2 * (n - have) + 16, len(self.space))))
+            ok = np.flatnonzero(self.feasible(cols))[: n - have]
+            for k in out:
+                out[k].append(cols[k][ok])
+            have += len(ok)
+        return {k: np.concatenate(v) for k, v in out.items()}
+
+    def _scored(self, cols):
+        m = self.model(cols)
+        score = np.where(m["oom"] | (cols["total_steps"] >= m["fail_steps"]), np.nan, m["score"])
+        return m["cost"], score
+
+    def _front_points(self, n: int = 200_000, rounds: int = 40, children: int = 20_000):
+        """Dense feasible random points, then rounds of local mutation around the front."""
+        rng = np.random.default_rng(12345)
+        cols = self.sample(rng, n)
+        d = len(self.space)
+        u = _encode_cols(self.space, cols)
+        cost, score = self._scored(cols)
+        keep = pareto_mask(cost, score)
+        u, cost, score = u[keep], cost[keep], score[keep]
+        for r in range(rounds):
+            sd = (0.1, 0.03, 0.01)[r % 3]
+            parents = u[rng.integers(0, len(u), children)]
+            move = rng.random((children, d)) < 0.4
+            child = np.clip(parents + move * rng.normal(0, sd, (children, d)), 0, 1 - 1e-9)
+            cc = decode(self.space, child)
+            ok = self.feasible(cc)
+            c_cost, c_score = self._scored(cc)
+            c_score = np.where(ok, c_score, np.nan)
+            u = np.vstack([u, _encode_cols(self.space, cc)])
+            cost = np.concatenate([cost, c_cost])
+            score = np.concatenate([score, c_score])
+            keep = pareto_mask(cost, score)
+            u, cost, score = u[keep], cost[keep], score[keep]
+        return cost, score, u
+
+
+def _encode_cols(space: dict, cols: dict[str, np.ndarray]) -> np.ndarray:
+    """Vectorized ``encode`` for value arrays (discrete values at their bin centres)."""
+    out = []
+    for name, spec in space.items():
+        x = cols[name]
+        vals = levels(spec)
+        if vals is not None:
+            idx = np.searchsorted(np.asarray(vals, dtype=float), np.asarray(x, dtype=float))
+            out.append((idx + 0.5) / len(vals))
+            continue
+        lo, hi = spec["min"], spec["max"]
+        x = np.asarray(x, dtype=float)
+        if spec["kind"] == "log":
+            x, lo, hi = np.log(x), np.log(lo), np.log(hi)
+        elif spec["kind"] == "logit":
+            x, lo, hi = _logit(x), _logit(lo), _logit(hi)
+        out.append(np.clip((x - lo) / (hi - lo), 0.0, 1.0))
+    return np.column_stack(out)
+
+
+class ZDT1Problem(Problem):
+    """ZDT1 (Zitzler, Deb & Thiele 2000) with n = 6: f1 = x1, g = 1 + 9 * mean(x2..x6),
+    f2 = g * (1 - sqrt(f1 / g)); the front is g = 1, f2 = 1 - sqrt(f1). Charged as
+    cost = 1 + 9 * f1 and score = -f2 (+ N(0, 0.01) noise); one observation per trial.
+    x1 plays the training length, so the "full default run" is x1 = 1 (cost 10) with
+    the other variables at the centre."""
+
+    name = "zdt1"
+    n_var = 6
+    space = {f"x{i}": {"kind": "linear", "min": 0.0, "max": 1.0} for i in range(1, n_var + 1)}
+    default_params = {"x1": 1.0, **{f"x{i}": 0.5 for i in range(2, n_var + 1)}}
+    score_floor = -10.0  # f2 <= g <= 10
+    noise = 0.01
+
+    def worst_cost(self) -> float:
+        return 10.0
+
+    def _f(self, params):
+        x = np.array([params[f"x{i}"] for i in range(1, self.n_var + 1)], dtype=float)
+        f1 = x[0]
+        g = 1 + 9 * np.mean(x[1:], axis=0)
+        return f1, g * (1 - np.sqrt(f1 / g))
+
+    def true_score(self, params: dict) -> float:
+        return float(-self._f(params)[1])
+
+    def true_cost(self, params: dict) -> float:
+        return float(1 + 9 * self._f(params)[0])
+
+    def evaluate(self, params: dict, rng: np.random.Generator) -> Curve:
+        score = self.true_score(params) + self.noise * rng.standard_normal()
+        return Curve([(1.0, self.true_cost(params), score)])
+
+    def _front_points(self, n: int = 20_001):
+        f1 = np.linspace(0.0, 1.0, n)
+        units = np.column_stack([f1, np.zeros((n, self.n_var - 1))])  # g = 1
+        return 1 + 9 * f1, -(1 - np.sqrt(f1)), units
+
+
+PROBLEMS = {"rl": RLProblem, "zdt1": ZDT1Problem}
