@@ -254,6 +254,12 @@ def _bench_sweep(args) -> None:
     )
 
 
+def _bench_sweep_executors(args) -> None:
+    from workbench.bench import sweep_executors
+
+    sweep_executors.run(trials=args.trials, workers=args.workers)
+
+
 def _literal(text: str):
     import ast
 
@@ -369,6 +375,12 @@ def build_parser(argv: list[str]) -> argparse.ArgumentParser:
     bs.add_argument("--quick", action="store_true", help="a small smoke run")
     bs.add_argument("--workers", type=int, default=None, help="processes (default 2)")
     bs.set_defaults(func=_bench_sweep)
+    be = bench_sub.add_parser(
+        "sweep-executors", help="trials per hour: inline, processes and ray executors"
+    )
+    be.add_argument("--trials", type=int, default=12, help="trials per executor")
+    be.add_argument("--workers", type=int, default=2, help="workers for processes and ray")
+    be.set_defaults(func=_bench_sweep_executors)
     return parser
 
 
