@@ -98,6 +98,11 @@ def test_killed_process_is_shown_as_failed_not_running(tmp_path):
     assert run["status"] == "failed" and "killed" in run["error"]
     assert len(RunStore(db).curve(run_id)) >= 8
     assert run["checkpoint"] and os.path.exists(run["checkpoint"])
+    # Its summary is rebuilt from its curve, so tables show its steps and score.
+    curve = RunStore(db).curve(run_id)
+    assert run["summary"]["agent_steps"] == curve["agent_steps"].iloc[-1]
+    assert run["summary"]["wall_time"] == curve["wall_time"].iloc[-1]
+    assert run["summary"]["env/score"] == curve["env/score"].dropna().iloc[-1]
 
 
 def test_ctrl_c_leaves_a_stopped_run_with_rows_and_checkpoint(tmp_path):
@@ -174,6 +179,60 @@ def test_resume_continues_from_the_checkpoint(tmp_path):
     )
     curve = second.curve()
     assert curve["agent_steps"].iloc[0] == 4096 + 512 and curve["agent_steps"].iloc[-1] == 8192
+    # Lineage: the child names its parent, its clock goes on, and the curve stitches.
+    store = RunStore(db)
+    assert store.run(second.id)["resumed_from"] == first.id
+    assert curve["wall_time"].iloc[0] > first.curve()["wall_time"].iloc[-1]
+    assert second.summary["wall_time"] > first.summary["wall_time"]
+    stitched = store.curve(second.id, stitched=True)
+    assert list(stitched["agent_steps"]) == list(range(512, 8192 + 1, 512))
+    assert list(stitched["run_id"].unique()) == [first.id, second.id]
+    assert store.lineage(second.id) == [first.id, second.id]
+    # A run is named by its id, a unique id prefix or its name.
+    third = workbench.train(
+        "memory", store=db, total_steps=8704, eval_episodes=0, resume=second.id[:-2], **FAST
+    )
+    assert store.run(third.id)["resumed_from"] == second.id
+
+
+def test_a_bad_resume_writes_nothing(tmp_path):
+    db = tmp_path / "wb.db"
+    RunStore(db).close()
+    with pytest.raises(FileNotFoundError, match="neither a checkpoint file nor a run"):
+        workbench.train("memory", store=db, resume="nonexist", **FAST)
+    assert RunStore(db).runs().empty
+    assert not (tmp_path / "checkpoints").exists()
+
+
+def test_runs_are_named_by_id_prefix_or_name(tmp_path):
+    store = RunStore(tmp_path / "wb.db")
+    a = store.create_run("alpha", "bandit", {})
+    b = store.create_run("beta", "bandit", {})
+    assert store.resolve(a) == a and store.resolve("beta") == b and store.resolve(a[:-1]) == a
+    with pytest.raises(KeyError, match="did you mean 'alpha'"):
+        store.resolve("alpah")
+    with pytest.raises(KeyError, match="names 2 runs"):
+        store.resolve(a[:9])
+
+
+def test_one_default_store_wherever_a_command_starts_in_the_project(tmp_path, monkeypatch):
+    from workbench.store import default_path
+
+    monkeypatch.delenv("WORKBENCH_DB", raising=False)
+    project = tmp_path / "project"
+    (project / "notebooks" / "deep").mkdir(parents=True)
+    (project / "pyproject.toml").write_text("")
+    want = project / "runs" / "workbench.db"
+    assert default_path(project / "notebooks" / "deep") == want  # created at the root
+    assert default_path(project) == want
+    (project / "notebooks" / "runs").mkdir()
+    (project / "notebooks" / "runs" / "workbench.db").write_text("")
+    assert (
+        default_path(project / "notebooks" / "deep")
+        == project / "notebooks" / "runs" / "workbench.db"
+    )
+    monkeypatch.setenv("WORKBENCH_DB", str(tmp_path / "env.db"))
+    assert default_path(project) == tmp_path / "env.db"
 
 
 def test_invalid_config_raises_before_anything_is_recorded(tmp_path):

@@ -117,12 +117,12 @@ def _train(args) -> None:
 def _eval(args) -> None:
     from pathlib import Path
 
-    from workbench.ppo.run import _resolve_resume, load_policy, run_eval
+    from workbench.ppo.run import load_policy, resolve_checkpoint, run_eval
     from workbench.store import RunStore
 
     ckpt = args.target
     if not Path(ckpt).exists():
-        ckpt = _resolve_resume(args.target, RunStore(args.db))
+        ckpt = resolve_checkpoint(args.target, RunStore(args.db, create=False))[0]
     policy, cfg = load_policy(ckpt)
     result = run_eval(policy, cfg, args.episodes, seed=args.seed)
     print(

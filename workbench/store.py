@@ -97,6 +97,9 @@ _MIGRATIONS: list = [
         PRIMARY KEY (sweep_id, seq)
     );
     """,
+    """
+    ALTER TABLE runs ADD COLUMN resumed_from TEXT;
+    """,
 ]
 SCHEMA_VERSION = len(_MIGRATIONS)
 
@@ -121,8 +124,20 @@ def _upgrade_summaries_v1(db: sqlite3.Connection) -> None:
 _DATA_MIGRATIONS = {1: _upgrade_summaries_v1}
 
 
-def default_path() -> Path:
-    return Path(os.environ.get("WORKBENCH_DB") or DEFAULT_DB)
+def default_path(start: str | os.PathLike | None = None) -> Path:
+    """``$WORKBENCH_DB``, else the store a command started anywhere inside a project shares:
+    walking up from ``start`` (the current folder), the first ``runs/workbench.db`` found,
+    or, at the first folder that holds ``.git`` or ``pyproject.toml`` (the project's
+    root), the one to create there; outside any project, ``runs/workbench.db`` here."""
+    if os.environ.get("WORKBENCH_DB"):
+        return Path(os.environ["WORKBENCH_DB"])
+    here = Path(start or os.getcwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / DEFAULT_DB).exists():
+            return folder / DEFAULT_DB
+        if (folder / ".git").exists() or (folder / "pyproject.toml").exists():
+            return folder / DEFAULT_DB
+    return here / DEFAULT_DB
 
 
 @cache
@@ -226,6 +241,7 @@ class RunStore:
         run_id: str | None = None,
         host: str | None = None,
         pid: int | None = None,
+        resumed_from: str | None = None,
     ) -> str:
         """Record a new running run; ``run_id``, ``host`` and ``pid`` mirror a run that
         trains elsewhere (a sweep worker's), default: a new id in this process."""
@@ -234,8 +250,8 @@ class RunStore:
         with self._conn() as db:
             db.execute(
                 "INSERT INTO runs (id, name, env, config, status, started_at, heartbeat,"
-                " git_commit, host, pid, sweep_id, tags)"
-                " VALUES (?, ?, ?, ?, 'running', ?, ?, ?, ?, ?, ?, ?)",
+                " git_commit, host, pid, sweep_id, tags, resumed_from)"
+                " VALUES (?, ?, ?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     run_id,
                     name,
@@ -248,6 +264,7 @@ class RunStore:
                     pid if pid is not None else os.getpid(),
                     sweep_id,
                     json.dumps(list(tags)),
+                    resumed_from,
                 ),
             )
         return run_id
@@ -323,17 +340,59 @@ class RunStore:
             dead = [(rid, pid) for rid, pid in rows if pid is None or not _pid_alive(pid)]
             if not dead:
                 continue
-            ended = "ended_at = heartbeat" if table == "runs" else "ended_at = ?"
-            with self._conn() as db:
-                for rid, pid in dead:
-                    args = () if table == "runs" else (time.time(),)
+            for rid, pid in dead:
+                error = f"killed: process {pid} on {host} ended without closing it"
+                if table == "runs":  # the summary it never wrote, rebuilt from its curve
+                    summary = _dumps(self.summary_from_curve(rid))
+                    sql = "summary = COALESCE(summary, ?), ended_at = heartbeat"
+                    args: tuple = (summary,)
+                else:
+                    sql, args = "ended_at = ?", (time.time(),)
+                with self._conn() as db:
                     db.execute(
-                        f"UPDATE {table} SET status = 'failed', {ended}, error = ?"
+                        f"UPDATE {table} SET status = 'failed', {sql}, error = ?"
                         " WHERE id = ? AND status = 'running'",
-                        (*args, f"killed: process {pid} on {host} ended without closing it", rid),
+                        (*args, error, rid),
                     )
             found += len(dead)
         return found
+
+    def summary_from_curve(self, run_id: str) -> dict:
+        """A run's summary rebuilt from its metric rows (its latest figures), for a run
+        that never wrote one: killed, or mirrored from a worker that died."""
+        summary: dict = {}
+        for (data,) in self._read(
+            "SELECT data FROM metrics WHERE run_id = ? ORDER BY seq", (run_id,)
+        ).fetchall():
+            row = {k: v for k, v in json.loads(data).items() if v is not None}
+            M.summarize_row(summary, row)
+        return summary
+
+    def resolve(self, ref: str) -> str:
+        """The id of the run ``ref`` names: an id, a unique id prefix, or a unique name."""
+        if not isinstance(ref, str) or not ref:
+            raise KeyError(f"a run is named by its id, an id prefix or its name, got {ref!r}")
+        rows = self._read(
+            "SELECT id, name FROM runs WHERE substr(id, 1, ?) = ? OR name = ?",
+            (len(ref), ref, ref),
+        ).fetchall()
+        ids = {rid for rid, _ in rows}
+        if ref in ids:
+            return ref
+        named = {rid for rid, name in rows if name == ref}
+        if len(named) == 1:
+            return named.pop()
+        if len(ids) == 1:
+            return ids.pop()
+        if len(ids) > 1:
+            shown = ", ".join(sorted(ids)[:5])
+            raise KeyError(f"{ref!r} names {len(ids)} runs in {self.path} ({shown}): be more exact")
+        import difflib
+
+        known = [r for row in self._read("SELECT id, name FROM runs").fetchall() for r in row]
+        close = difflib.get_close_matches(ref, known, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise KeyError(f"no run {ref!r} in {self.path}{hint}")
 
     # -- runs: reading --
     def _read(self, sql: str, args: tuple = ()) -> sqlite3.Cursor:
@@ -393,12 +452,36 @@ class RunStore:
             df = df.query(query)
         return df.reset_index(drop=True)
 
-    def curve(self, run_id: str) -> pd.DataFrame:
-        """The run's metric rows in order, one column per metric."""
-        rows = self._read(
-            "SELECT data FROM metrics WHERE run_id = ? ORDER BY seq", (run_id,)
-        ).fetchall()
-        return pd.DataFrame([json.loads(d) for (d,) in rows])
+    def curve(self, run_id: str, stitched: bool = False) -> pd.DataFrame:
+        """The run's metric rows in order, one column per metric. ``stitched``: with the
+        rows of the runs it was resumed from first (up to where each was continued), and a
+        ``run_id`` column, so a resumed run reads as one curve."""
+        if not stitched:
+            rows = self._read(
+                "SELECT data FROM metrics WHERE run_id = ? ORDER BY seq", (run_id,)
+            ).fetchall()
+            return pd.DataFrame([json.loads(d) for (d,) in rows])
+        parts, upto = [], None
+        for rid in reversed(self.lineage(run_id)):
+            part = self.curve(rid)
+            if part.empty:
+                continue
+            if upto is not None:
+                part = part[part[M.AGENT_STEPS] < upto]
+            upto = part[M.AGENT_STEPS].iloc[0] if len(part) else upto
+            parts.append(part.assign(run_id=rid))
+        return pd.concat(parts[::-1], ignore_index=True) if parts else pd.DataFrame()
+
+    def lineage(self, run_id: str) -> list[str]:
+        """The run and those it was resumed from, oldest first."""
+        chain, seen = [], set()
+        current: str | None = run_id
+        while current is not None and current not in seen:
+            seen.add(current)
+            chain.append(current)
+            found = self._read("SELECT resumed_from FROM runs WHERE id = ?", (current,)).fetchone()
+            current = found[0] if found else None
+        return chain[::-1]
 
     def curves(self, run_ids, since_seq: int | dict | None = None) -> pd.DataFrame:
         """Metric rows of several runs, with ``run_id`` and ``seq`` columns, in order.

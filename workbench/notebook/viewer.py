@@ -103,7 +103,7 @@ class FrameCanvas(anywidget.AnyWidget):
 
 def _resolve_policy(source, store=None):
     """(policy, config, live_handle) from a checkpoint path, run id, RunHandle or Run."""
-    from workbench.ppo.run import Run, RunHandle, _resolve_resume, load_policy
+    from workbench.ppo.run import Run, RunHandle, load_policy, resolve_checkpoint
     from workbench.store import RunStore
 
     if isinstance(source, RunHandle):
@@ -114,7 +114,8 @@ def _resolve_policy(source, store=None):
     import os
 
     if not os.path.exists(path):
-        path = _resolve_resume(path, store if isinstance(store, RunStore) else RunStore(store))
+        store = store if isinstance(store, RunStore) else RunStore(store, create=False)
+        path = resolve_checkpoint(path, store)[0]
     policy, cfg = load_policy(path)
     return policy, cfg, None
 

@@ -6,7 +6,6 @@ Both record the run in the store: every metric row as it is produced, and a fina
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 import traceback
@@ -79,6 +78,8 @@ class RunHandle:
         self._resume = resume
         self._stop = threading.Event()
         self._ended = threading.Event()
+        self._started = False
+        self._claim_lock = threading.Lock()
         self._request: tuple[str, str | None] = ("stopped", None)
         self._latest: dict | None = None
         self._status = "running"
@@ -113,8 +114,7 @@ class RunHandle:
     def run(self) -> Run:
         """Train in the calling thread (a handle from ``launch(start=False)``): a breakpoint
         in a callback or an env stops here. Returns the Run; exceptions propagate."""
-        if self.thread is not None or self._run is not None:
-            raise RuntimeError(f"run {self.run_id} has already started")
+        self._claim()
         return _execute(
             self.config,
             self.store,
@@ -129,17 +129,29 @@ class RunHandle:
 
         def target():
             try:
-                self.run()
+                _execute(
+                    self.config,
+                    self.store,
+                    self.run_id,
+                    on_log=self._on_log,
+                    resume=self._resume,
+                    handle=self,
+                )
             except BaseException as e:  # recorded in the store and on the handle
                 self.error = e
             finally:
                 self._ended.set()
 
-        if self.thread is not None or self._run is not None:
-            raise RuntimeError(f"run {self.run_id} has already started")
+        self._claim()
         self.thread = threading.Thread(target=target, name=f"workbench-{self.run_id}", daemon=True)
         self.thread.start()
         return self
+
+    def _claim(self) -> None:
+        with self._claim_lock:
+            if self._started:
+                raise RuntimeError(f"run {self.run_id} has already started")
+            self._started = True
 
     def wait(self, timeout: float | None = None) -> Run | None:
         """Block until the run ends (or ``timeout`` seconds); returns the Run when ended."""
@@ -198,14 +210,18 @@ def _open_store(store) -> RunStore:
     return store if isinstance(store, RunStore) else RunStore(store)
 
 
-def _prepare(env_or_config, overrides, store, name, sweep, tags):
+def _prepare(env_or_config, overrides, store, name, sweep, tags, resume=None):
+    """Check everything a run needs before anything is written; then record the run."""
     cfg = make_config(env_or_config, **overrides)
     if isinstance(tags, str) or not all(isinstance(t, str) for t in tags):
         raise TypeError(f"tags must be a list of str, got {tags!r}")
     store = _open_store(store)
-    run_name = name or cfg.name or f"{cfg.env}-{time.strftime('%m%d-%H%M%S')}-{os.urandom(2).hex()}"
-    run_id = store.create_run(run_name, cfg.env, cfg.to_dict(), sweep_id=sweep, tags=tags)
-    return cfg, store, run_id
+    checkpoint, parent = resolve_checkpoint(resume, store) if resume else (None, None)
+    run_name = name or cfg.name or f"{cfg.env}-{time.strftime('%m%d-%H%M%S')}"
+    run_id = store.create_run(
+        run_name, cfg.env, cfg.to_dict(), sweep_id=sweep, tags=tags, resumed_from=parent
+    )
+    return cfg, store, run_id, checkpoint
 
 
 def train(
@@ -229,8 +245,10 @@ def train(
     any process (:func:`stop`) ends the run at its next epoch. Ctrl-C records the run as
     stopped, then re-raises; any other exception records it as failed, then re-raises.
     """
-    cfg, store, run_id = _prepare(env_or_config, overrides, store, name, sweep, tags)
-    return _execute(cfg, store, run_id, on_log=on_log, resume=resume)
+    cfg, store, run_id, checkpoint = _prepare(
+        env_or_config, overrides, store, name, sweep, tags, resume
+    )
+    return _execute(cfg, store, run_id, on_log=on_log, resume=checkpoint)
 
 
 def launch(
@@ -251,8 +269,10 @@ def launch(
     ``start=False`` returns the handle unstarted: ``handle.run()`` then trains in the
     calling thread, with ``handle.stop()``/``prune()`` usable from its callbacks.
     """
-    cfg, store, run_id = _prepare(env_or_config, overrides, store, name, sweep, tags)
-    handle = RunHandle(run_id, cfg, store, on_log=on_log, resume=resume)
+    cfg, store, run_id, checkpoint = _prepare(
+        env_or_config, overrides, store, name, sweep, tags, resume
+    )
+    handle = RunHandle(run_id, cfg, store, on_log=on_log, resume=checkpoint)
     return handle.start() if start else handle
 
 
@@ -263,18 +283,21 @@ def stop(run_id: str, store=None, reason: str | None = None, pruned: bool = Fals
     return _open_store(store).request_stop(run_id, "pruned" if pruned else "stopped", reason)
 
 
-def _resolve_resume(resume: str, store: RunStore) -> str:
-    if Path(resume).exists():
-        return resume
+def resolve_checkpoint(ref: str, store: RunStore) -> tuple[str, str | None]:
+    """(checkpoint path, run id or None) for a checkpoint file or a run named by its id, a
+    unique id prefix or its name."""
+    if Path(ref).is_file():
+        return str(ref), None
     try:
-        ckpt = store.run(resume)["checkpoint"]
-    except KeyError:
+        run_id = store.resolve(ref)
+    except KeyError as e:
         raise FileNotFoundError(
-            f"resume={resume!r} is neither a checkpoint file nor a run id in {store.path}"
+            f"{ref!r} is neither a checkpoint file nor a run: {e.args[0]}"
         ) from None
-    if not ckpt:
-        raise FileNotFoundError(f"run {resume!r} has no checkpoint")
-    return ckpt
+    ckpt = store.run(run_id)["checkpoint"]
+    if not ckpt or not Path(ckpt).exists():
+        raise FileNotFoundError(f"run {run_id} has no checkpoint")
+    return ckpt, run_id
 
 
 def _execute(
@@ -294,14 +317,15 @@ def _execute(
         trainer = Trainer(cfg)
         if handle is not None:
             handle._trainer = trainer
-        if resume:
-            trainer.load(_resolve_resume(resume, store))
+        if resume:  # a checkpoint path, checked before the run was recorded
+            trainer.load(resume)
+            start -= trainer.wall_time  # the clock goes on from where the parent stopped
         while trainer.agent_steps < cfg.total_steps:
             row = trainer.train_epoch(stop_event)
             if row is None:  # stopped mid-rollout through the handle
                 status, reason = handle._request
                 break
-            row[M.WALL_TIME] = time.perf_counter() - start
+            row[M.WALL_TIME] = trainer.wall_time = time.perf_counter() - start
             request = store.log(run_id, seq, row)
             seq += 1
             M.summarize_row(summary, row)
@@ -331,6 +355,7 @@ def _execute(
         if trainer is not None:
             summary[M.AGENT_STEPS] = trainer.agent_steps
             summary[M.EPOCHS] = trainer.epoch
+            trainer.wall_time = summary[M.WALL_TIME]
             try:
                 store.set_checkpoint(run_id, str(trainer.save(ckpt_path)))
             except Exception as e:  # keep the original error; note this one

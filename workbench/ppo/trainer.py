@@ -133,6 +133,7 @@ class Trainer:
         self.next_start = torch.zeros(n, device=dev)
         self.agent_steps = 0
         self.epoch = 0
+        self.wall_time = 0.0  # training seconds before this session (kept by checkpoints)
         self.timer = _Timer(self.device)
         self._env_log: dict = {}
 
@@ -341,6 +342,7 @@ class Trainer:
                 "epoch": self.epoch,
                 M.AGENT_STEPS: self.agent_steps,
                 "generator": self.gen.get_state(),
+                M.WALL_TIME: self.wall_time,
             },
             tmp,
         )
@@ -355,6 +357,7 @@ class Trainer:
         self.epoch = ckpt["epoch"]
         self.agent_steps = ckpt[M.AGENT_STEPS]
         self.gen.set_state(ckpt["generator"])
+        self.wall_time = ckpt.get(M.WALL_TIME, 0.0)
 
 
 def load_checkpoint(path, device="cpu") -> dict:
