@@ -20,8 +20,9 @@ from workbench.ppo.config import TrainConfig, make_config
 from workbench.ppo.trainer import Trainer, evaluate, load_checkpoint
 from workbench.store import RunStore
 
-#: ``on_log(run_id, row)``: called on the training thread with each metric row.
-OnLog = Callable[[str, dict], None]
+#: ``on_log(run_id, row)``: called on the training thread with each metric row (or a list
+#: of such callbacks, e.g. ``workbench.sinks`` writers).
+OnLog = Callable[[str, dict], None] | list
 
 
 @dataclass
@@ -309,6 +310,7 @@ def _execute(
     handle: RunHandle | None = None,
 ) -> Run:
     stop_event = handle._stop if handle else None
+    callbacks = list(on_log) if isinstance(on_log, (list, tuple)) else [on_log] if on_log else []
     ckpt_path = store.path.parent / "checkpoints" / run_id / "model.pt"
     trainer = None
     status, error, reason, summary, seq = "finished", None, None, {}, 0
@@ -331,8 +333,8 @@ def _execute(
             M.summarize_row(summary, row)
             if handle is not None:
                 handle._latest = row
-            if on_log is not None:
-                on_log(run_id, row)
+            for callback in callbacks:
+                callback(run_id, row)
             if cfg.checkpoint_interval and trainer.epoch % cfg.checkpoint_interval == 0:
                 store.set_checkpoint(run_id, str(trainer.save(ckpt_path)))
             if stop_event is not None and stop_event.is_set():
