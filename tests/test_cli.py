@@ -1,5 +1,6 @@
 """The command line: train (plain dashboard lines when piped), runs, eval, errors."""
 
+import os
 import subprocess
 import sys
 
@@ -119,3 +120,48 @@ def test_sweeps_lists_the_store_and_never_creates_one(tmp_path):
     store = RunStore(tmp_path / "wb.db")
     store.create_sweep("lr-sweep", {"env": "bandit"})
     assert "lr-sweep" in cli("sweeps", db=tmp_path / "wb.db").stdout
+
+
+def test_sigterm_stops_a_cli_run_with_its_checkpoint_and_summary(tmp_path):
+    import signal
+    import time
+
+    from workbench.store import RunStore
+
+    db = tmp_path / "wb.db"
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "workbench",
+            "train",
+            "memory",
+            "--total-steps",
+            "1e9",
+            "--num-envs",
+            "32",
+            "--bptt-horizon",
+            "16",
+            "--minibatch-size",
+            "256",
+            "--db",
+            str(db),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        time.sleep(0.3)
+        if db.exists():
+            runs = RunStore(db).runs()
+            if len(runs) and len(RunStore(db).curve(runs["id"].iloc[0])) >= 3:
+                break
+    proc.send_signal(signal.SIGTERM)  # what Slurm, Kubernetes and docker stop send
+    _, err = proc.communicate(timeout=60)
+    run = RunStore(db).runs().iloc[0]
+    assert proc.returncode == 143 and "SIGTERM" in err and run["id"] in err
+    assert run["status"] == "stopped" and run["reason"] == "SIGTERM"
+    assert run["agent_steps"] > 0 and run["wall_time"] > 0  # a summary, not NaN
+    assert run["checkpoint"] and os.path.exists(run["checkpoint"])

@@ -112,7 +112,7 @@ def test_ctrl_c_leaves_a_stopped_run_with_rows_and_checkpoint(tmp_path):
     _, err = proc.communicate(timeout=60)
     assert proc.returncode != 0 and b"KeyboardInterrupt" in err
     run = RunStore(db).run(run_id)
-    assert run["status"] == "stopped" and run["error"] == "KeyboardInterrupt"
+    assert run["status"] == "stopped" and run["reason"] == "KeyboardInterrupt"
     assert len(RunStore(db).curve(run_id)) >= 8
     assert os.path.exists(run["checkpoint"])
     assert torch.load(run["checkpoint"], weights_only=False)["agent_steps"] > 0

@@ -22,6 +22,21 @@ def _bool(text: str) -> bool:
     raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
 
 
+def _int(text: str) -> int:
+    """An integer, also written the way researchers type step counts: 1e6, 20e6, 1_000_000."""
+    try:
+        return int(text.replace("_", ""))
+    except ValueError:
+        pass
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if not value.is_integer():
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r} (= {value:g})")
+    return int(value)
+
+
 def _add_config_flags(parser: argparse.ArgumentParser, env: str | None) -> None:
     from workbench.envs.registry import COMMON_PARAMS, env_params
     from workbench.ppo.config import TrainConfig, field_docs
@@ -31,7 +46,7 @@ def _add_config_flags(parser: argparse.ArgumentParser, env: str | None) -> None:
     for f in dataclasses.fields(TrainConfig):
         if f.name in ("env", "env_params"):
             continue
-        kind = {"int": int, "float": float, "str": str, "bool": _bool}[str(f.type)]
+        kind = {"int": _int, "float": float, "str": str, "bool": _bool}[str(f.type)]
         group.add_argument(
             f"--{f.name.replace('_', '-')}",
             dest=f.name,
@@ -48,7 +63,7 @@ def _add_config_flags(parser: argparse.ArgumentParser, env: str | None) -> None:
         for name, p in params.items():
             if name in COMMON_PARAMS:
                 continue
-            kind = _bool if p.type is bool else p.type
+            kind = {bool: _bool, int: _int}.get(p.type, p.type)
             group.add_argument(
                 f"--{name.replace('_', '-')}",
                 dest=f"env.{name}",
@@ -76,7 +91,7 @@ def _train(args) -> None:
     import workbench
     from workbench.dashboard import Dashboard
     from workbench.ppo.config import make_config
-    from workbench.runtime import torch_threads
+    from workbench.runtime import stop_on_signals, torch_threads
 
     overrides = _overrides(args)
     if args.config:
@@ -96,14 +111,19 @@ def _train(args) -> None:
             board(row)
 
     try:
-        with torch_threads(cfg.torch_threads):
+        with torch_threads(cfg.torch_threads), stop_on_signals():
             run = workbench.train(cfg, store=args.db, on_log=on_log, resume=args.resume)
         if last and not args.quiet:
             board(last, force=True)  # the final state stays on screen
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as e:
         board.close()
-        print("\nstopped: the run is recorded as stopped, with its checkpoint", file=sys.stderr)
-        sys.exit(130)
+        why = str(e) or "Ctrl-C"
+        print(
+            f"\n{why}: run {board.run_id or ''} is recorded as stopped, with its checkpoint "
+            f"(resume with --resume {board.run_id})",
+            file=sys.stderr,
+        )
+        sys.exit(143 if why == "SIGTERM" else 130)
     finally:
         board.close()
     s, nan = run.summary, float("nan")
@@ -148,7 +168,7 @@ def _runs(args) -> None:
 
 
 def _sweep(args) -> None:
-    from workbench.runtime import torch_threads
+    from workbench.runtime import stop_on_signals, torch_threads
     from workbench.sweep.console import SweepConsole
     from workbench.sweep.driver import sweep
 
@@ -168,13 +188,16 @@ def _sweep(args) -> None:
     console = SweepConsole(handle)
     print(f"sweep {handle.id} ({handle.definition.name}) started", file=sys.stderr)
     try:
-        with torch_threads(args.torch_threads):
+        with torch_threads(args.torch_threads), stop_on_signals():
             console.run()
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as e:
         handle.stop()
         handle.wait()
-        print(f"\nsweep {handle.id} stopped; resume with --resume {handle.id}", file=sys.stderr)
-        sys.exit(130)
+        print(
+            f"\n{e or 'Ctrl-C'}: sweep {handle.id} stopped; resume with --resume {handle.id}",
+            file=sys.stderr,
+        )
+        sys.exit(143 if str(e) == "SIGTERM" else 130)
     best = handle.best()
     d = handle.definition
     print(f"sweep {handle.id} {handle.status}: {len(handle.trials)} trials")

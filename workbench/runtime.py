@@ -38,3 +38,34 @@ def pinned_to_one_core(enabled: bool = True):
         yield
     finally:
         os.sched_setaffinity(0, before)
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM or SIGHUP (what Slurm, Kubernetes and ``docker stop`` send), raised in the
+    main thread so a run ends the way Ctrl-C ends it: stopped, with checkpoint and summary."""
+
+
+@contextmanager
+def stop_on_signals(signals=("SIGTERM", "SIGHUP")):
+    """Within the block, turn ``signals`` into :class:`Terminated` (entry points only; the
+    previous handlers come back after)."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield  # only the main thread may set handlers
+        return
+
+    def handler(signum, frame):
+        raise Terminated(signal.Signals(signum).name)
+
+    before = {}
+    for name in signals:
+        sig = getattr(signal, name, None)
+        if sig is not None:
+            before[sig] = signal.signal(sig, handler)
+    try:
+        yield
+    finally:
+        for sig, old in before.items():
+            signal.signal(sig, old)

@@ -346,8 +346,8 @@ def _execute(
         if status == "finished" and cfg.eval_episodes:
             result = run_eval(trainer.policy, cfg, cfg.eval_episodes, seed=cfg.seed + 1)
             summary.update({M.evaluation(k): v for k, v in result.items()})
-    except KeyboardInterrupt:
-        status, error = "stopped", "KeyboardInterrupt"
+    except KeyboardInterrupt as e:  # Ctrl-C, or SIGTERM/SIGHUP under runtime.stop_on_signals
+        status, reason = "stopped", str(e) or "KeyboardInterrupt"
         raise
     except BaseException as e:
         status, error = "failed", "".join(traceback.format_exception(e)).strip()

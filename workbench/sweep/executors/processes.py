@@ -33,6 +33,12 @@ def _worker_main(tasks, results, threads: int, gpu: str | None) -> None:
     runner = TrialRunner()
     work: queue.Queue = queue.Queue()
 
+    def terminate(signum, frame):  # SIGTERM: stop the trial (recorded as stopped), then quit
+        runner.stop_all(signal.Signals(signum).name)
+        work.put(("quit",))
+
+    signal.signal(signal.SIGTERM, terminate)
+
     def listen():  # stops arrive while a trial runs
         while True:
             message = tasks.get()

@@ -40,6 +40,13 @@ class TrialRunner:
                 return
         _ask(handle, status, reason)
 
+    def stop_all(self, reason: str) -> None:
+        """Stop whatever trial is running (a worker asked to end)."""
+        with self._lock:
+            handles = list(self._handles.values())
+        for handle in handles:
+            _ask(handle, "stopped", reason)
+
     def run(self, trial: Trial, send) -> None:
         """Train ``trial``; ``send(message)`` delivers each message to the driver."""
         from workbench.envs.registry import _REGISTRY, register
@@ -84,7 +91,6 @@ class TrialRunner:
             outcome = _outcome(run.id, run.status, run.summary, run.error, run.reason)
             send(("done", trial.index, run.id, outcome, ckpt))
             store.close()
-
 
     def _row(self, trial: Trial, run_id: str, row: dict, send) -> None:
         send(("row", trial.index, run_id, row))
