@@ -232,7 +232,12 @@ def _bench_env(args) -> None:
 
     sizes = tuple(int(s) for s in args.sizes.split(","))
     bench_env.run(
-        args.name, sizes=sizes, seconds=args.seconds, repeats=args.repeats, pin=not args.no_pin
+        args.name,
+        sizes=sizes,
+        seconds=args.seconds,
+        repeats=args.repeats,
+        pin=not args.no_pin,
+        threads=args.threads,
     )
 
 
@@ -247,7 +252,17 @@ def _bench_adapter(args) -> None:
 def _bench_train(args) -> None:
     from workbench.bench import train as bench_train
 
-    bench_train.run(args.name, epochs=args.epochs)
+    sizes = tuple(int(s) for s in args.sizes.split(",")) if args.sizes else None
+    flags = {
+        "env_threads": args.env_threads,
+        "minibatch_size": args.minibatch_size,
+        "double_buffer": args.double_buffer or None,
+        "bf16": args.bf16 or None,
+        "compile_rollout": args.compile or None,
+        "profile": args.profile or None,
+    }
+    overrides = {k: v for k, v in flags.items() if v is not None}
+    bench_train.run(args.name, epochs=args.epochs, device=args.device, sizes=sizes, **overrides)
 
 
 def _bench_learn(args) -> None:
@@ -360,10 +375,23 @@ def build_parser(argv: list[str]) -> argparse.ArgumentParser:
     env.add_argument("--seconds", type=float, default=2.0, help="seconds per repeat")
     env.add_argument("--repeats", type=int, default=5, help="repeats (median reported)")
     env.add_argument("--no-pin", action="store_true", help="do not pin to one core")
+    env.add_argument(
+        "--threads", type=int, default=1, help="threads stepping slices of the copies (unpinned)"
+    )
     env.set_defaults(func=_bench_env)
     tr = bench_sub.add_parser("train", help="end-to-end training steps/s vs the policy bound")
     tr.add_argument("name", help="registered env name, e.g. breakout")
-    tr.add_argument("--epochs", type=int, default=8, help="timed epochs per policy")
+    tr.add_argument("--epochs", type=int, default=8, help="timed epochs per policy and size")
+    tr.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
+    tr.add_argument(
+        "--sizes", default=None, help="comma-separated num_envs (default: the env's, or GPU sizes)"
+    )
+    tr.add_argument("--env-threads", type=int, default=None, help="TrainConfig.env_threads")
+    tr.add_argument("--minibatch-size", type=int, default=None, help="TrainConfig.minibatch_size")
+    tr.add_argument("--double-buffer", action="store_true", help="TrainConfig.double_buffer")
+    tr.add_argument("--bf16", action="store_true", help="TrainConfig.bf16 (GPU)")
+    tr.add_argument("--compile", action="store_true", help="TrainConfig.compile_rollout (GPU)")
+    tr.add_argument("--profile", action="store_true", help="TrainConfig.profile: wall-clock phases")
     tr.set_defaults(func=_bench_train)
     ad = bench_sub.add_parser("adapter", help="Gymnasium adapter overhead vs raw Gymnasium")
     ad.add_argument("env_id", help="Gymnasium id, e.g. CartPole-v1")

@@ -3,10 +3,13 @@
 Random actions come from a cache generated up front, so the timing is the env alone:
 the validation in ``step()``, the compiled loop over every copy, and the buffer writes.
 By default the process is pinned to one core, matching how the C reference was measured.
+``--threads N`` steps N slices of the copies in parallel (``make(..., threads=N)``; never
+more threads than copies) and is not pinned: it needs N free cores to mean anything.
 """
 
 from __future__ import annotations
 
+import os
 import time
 
 import numpy as np
@@ -57,24 +60,34 @@ def run(
     repeats: int = 5,
     pin: bool = True,
     params: dict | None = None,
+    threads: int = 1,
 ) -> dict:
     bench = facts(name).bench
     reference = bench.get("reference_sps")
+    pin = pin and threads == 1
     rows, results = [], []
     for n in sizes:
-        env = make(name, num_envs=n, seed=0, **(params or {}))
+        used = min(threads, n)
+        env = make(name, num_envs=n, seed=0, threads=used, **(params or {}))
         env.reset()
         with pinned_to_one_core(pin):  # how the reference was measured; restored after
             stats = summarize([time_steps(env, seconds) for _ in range(repeats)])
         env.close()
         ratio = stats["median"] / reference if reference else None
         results.append(
-            {"num_envs": n, "num_agents": env.num_agents, "sps": stats, "ratio_to_reference": ratio}
+            {
+                "num_envs": n,
+                "num_agents": env.num_agents,
+                "threads": used,
+                "sps": stats,
+                "ratio_to_reference": ratio,
+            }
         )
         rows.append(
             [
                 n,
                 env.num_agents,
+                used,
                 stats["median"],
                 f"{stats['spread']:.1%}",
                 stats["min"],
@@ -86,14 +99,17 @@ def run(
         f"env {name}: agent steps/s through env.step(), median of {repeats} x {seconds}s"
         f"{', pinned to one core' if pin else ''}"
     )
-    print_table(["copies", "agents", "median", "spread", "min", "max", "vs C ref"], rows)
+    headers = ["copies", "agents", "threads", "median", "spread", "min", "max", "vs C ref"]
+    print_table(headers, rows)
     if reference:
         print(f"reference: {reference / 1e6:.1f}M steps/s ({bench.get('reference', '')})")
     write_result(
-        f"env_{name}",
+        f"env_{name}" + (f"_threads{threads}" if threads > 1 else ""),
         {
             "env": name,
             "params": params or {},
+            "threads": threads,
+            "cpu_count": os.cpu_count(),
             "seconds": seconds,
             "repeats": repeats,
             "pinned": pin,

@@ -7,9 +7,13 @@ into them in place; ``step()`` returns the same array objects every call.
 A subclass sets ``single_observation_space`` and ``single_action_space``, calls
 ``VecEnv.__init__`` and then ``self._bind(CoreClass, **params)``, which hands every buffer
 to the compiled core by name, once: ``CoreClass(obs, final_obs, actions, rewards,
-terminals, truncations, sums, seed, **params)``. The core has these methods:
+terminals, truncations, sums, seed, **params)``. With ``threads=N`` > 1 it builds N cores
+instead, each over a contiguous slice of the copies (views of the same buffers) and also
+given ``first_index``, the global index of its first copy (see
+:mod:`workbench.envs.parallel`). The core has these methods:
 
-- ``reset(seed)``: reset every copy; ``seed`` < 0 keeps each copy's RNG stream going.
+- ``reset(seed)``: reset every copy, seeding copy i from ``(seed, first_index + i)``;
+  ``seed`` < 0 keeps each copy's RNG stream going.
 - ``step()``: advance every agent one step using ``self.actions``; truncating envs also
   write the last observation of a truncated episode into ``final_observations``.
 - ``first_invalid_action()``: index of the first out-of-range / non-finite action, or -1.
@@ -43,10 +47,14 @@ class VecEnv:
     #: Which episode-log keys this env reports (adapters without a perf drop it).
     log_keys: tuple[str, ...] = LOG_KEYS
 
-    def __init__(self, num_agents: int, seed: int = 0, log_interval: int = 128):
+    def __init__(self, num_agents: int, seed: int = 0, log_interval: int = 128, threads: int = 1):
         self.num_agents = int(num_agents)
         self.seed = int(seed)
         self.log_interval = int(log_interval)
+        if isinstance(threads, bool) or not isinstance(threads, (int, np.integer)) or threads < 1:
+            raise ValueError(f"threads must be an int >= 1, got {threads!r}")
+        #: Slices of the copies stepped in parallel (1: one core, stepped serially).
+        self.threads = int(threads)
         obs_space = self.single_observation_space
         act_space = self.single_action_space
         n = self.num_agents
@@ -76,16 +84,26 @@ class VecEnv:
         """Build the compiled core over this env's buffers; ``params`` become attributes."""
         for key, value in params.items():
             setattr(self, key, value)
-        self._core = core_class(
+        buffers = dict(
             obs=self.observations,
             final_obs=self.final_observations,
             actions=self.actions,
             rewards=self.rewards,
             terminals=self.terminals.view(np.uint8),  # bool buffers seen as uint8
             truncations=self.truncations.view(np.uint8),
-            sums=self._log_sums,
-            seed=self.seed,
-            **params,
+        )
+        if self.threads == 1:
+            self._core = core_class(**buffers, sums=self._log_sums, seed=self.seed, **params)
+            return
+        if self.threads > self.num_copies:
+            raise ValueError(
+                f"threads={self.threads} exceeds the {self.num_copies} copies: each thread "
+                f"steps at least one copy; use threads <= {self.num_copies}"
+            )
+        from workbench.envs.parallel import SlicedCore
+
+        self._core = SlicedCore(
+            core_class, buffers, self._log_sums, self.seed, params, self.num_copies, self.threads
         )
 
     @property
@@ -129,6 +147,31 @@ class VecEnv:
             info.update(self.log())
         return self.observations, self.rewards, self.terminals, self.truncations, info
 
+    def slice_agents(self, start: int, stop: int) -> slice:
+        """The agent rows of slices ``start..stop-1`` of the copies (one slice per thread)."""
+        self._check_slices(start, stop)
+        if self.threads == 1:
+            return slice(0, self.num_agents)
+        bounds = self._core.agent_bounds
+        return slice(bounds[start], bounds[stop])
+
+    def step_slices(self, start: int, stop: int) -> None:
+        """Advance only the copies of slices ``start..stop-1`` with the actions already in
+        ``self.actions``, writing their rows of the step buffers.
+
+        For overlapping one part's step with other work, as double-buffered rollouts do (call
+        it from one thread at a time). Copies in other slices do not move; each copy's
+        trajectory is the same as with :meth:`step`. No ``info`` is made and
+        ``log_interval`` is not counted: read episodes with :meth:`log`.
+        """
+        self._check_open()
+        self._check_slices(start, stop)
+        core, parts = self._core, (start, stop) if self.threads > 1 else ()
+        bad = core.first_invalid_action(*parts)
+        if bad >= 0:
+            raise ValueError(self._invalid_action_message(bad))
+        core.step(*parts)
+
     def log(self) -> dict[str, float]:
         """Means of the episodes finished since the last call; ``{}`` when none ended."""
         sums = self._log_sums
@@ -150,6 +193,8 @@ class VecEnv:
 
     def close(self) -> None:
         self._closed = True
+        if self.threads > 1 and self._core is not None:
+            self._core.close()  # the stepping threads
         self._core = None
 
     @property
@@ -172,6 +217,16 @@ class VecEnv:
             raise TypeError(f"render index must be an int, got {type(index).__name__}")
         if not 0 <= index < self.num_copies:
             raise ValueError(f"render index must be in [0, {self.num_copies - 1}], got {index}")
+
+    def _check_slices(self, start, stop) -> None:
+        ok = all(
+            isinstance(k, (int, np.integer)) and not isinstance(k, bool) for k in (start, stop)
+        )
+        if not ok or not 0 <= start < stop <= self.threads:
+            raise ValueError(
+                f"slices must satisfy 0 <= start < stop <= threads={self.threads}, "
+                f"got start={start!r}, stop={stop!r}"
+            )
 
     def _check_open(self) -> None:
         if self._closed:

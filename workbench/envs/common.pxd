@@ -1,5 +1,6 @@
 # Shared C-level helpers for every env: per-copy RNG and episode-log sums.
 # Inline functions only, so cimporting this costs nothing at run time.
+from libc.math cimport rint
 from libc.stdint cimport uint64_t
 
 # Order of the per-env log sums array (float64[5]); mirrors workbench.envs.base.LOG_KEYS.
@@ -39,12 +40,20 @@ cdef inline int rng_int(uint64_t* state, int n) noexcept nogil:
     return <int>(rng_next(state) % <uint64_t>n)
 
 
+cdef inline double log_value(double v) noexcept nogil:
+    # v rounded to a multiple of 2**-40: a no-op for integers and for float32 values above
+    # 2**-17 in magnitude. Sums of such values are exact (below 2**13 in magnitude, 2**53
+    # for integers), so they do not depend on the order episodes are added in: threaded
+    # stepping sums each slice of copies apart and logs exactly what serial stepping logs.
+    return rint(v * 1099511627776.0) * (1.0 / 1099511627776.0)
+
+
 cdef inline void log_episode(double* sums, double ret, double length, double score,
                              double perf) noexcept nogil:
-    sums[LOG_RETURN] += ret
-    sums[LOG_LENGTH] += length
-    sums[LOG_SCORE] += score
-    sums[LOG_PERF] += perf
+    sums[LOG_RETURN] += log_value(ret)
+    sums[LOG_LENGTH] += log_value(length)
+    sums[LOG_SCORE] += log_value(score)
+    sums[LOG_PERF] += log_value(perf)
     sums[LOG_N] += 1.0
 
 

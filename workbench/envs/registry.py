@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import importlib
+import inspect
 import math
 import numbers
 from dataclasses import dataclass
@@ -79,6 +80,13 @@ COMMON_PARAMS = {
     "num_envs": Param(1, int, "number of game copies stepped together", low=1, high=1 << 24),
     "seed": Param(0, int, "base seed; copy i draws from (seed, i)", low=0, high=(1 << 63) - 1),
     "log_interval": Param(128, int, "steps between episode-log reports in info", low=1),
+    "threads": Param(
+        1,
+        int,
+        "threads stepping slices of the copies (same results as 1)",
+        low=1,
+        high=1024,
+    ),
 }
 
 
@@ -151,10 +159,31 @@ def validate_params(name: str, params: dict[str, Any]) -> dict[str, Any]:
             f"valid parameters: {', '.join(spec)}"
         )
     checked = {k: p.check(name, k, params.get(k, p.default)) for k, p in spec.items()}
+    if checked["threads"] > 1:
+        _check_threads(name, checked["threads"], checked["num_envs"])
     cross = getattr(env_class(name), "check_params", None)
     if cross is not None:  # rules that involve several parameters
         cross(checked)
     return checked
+
+
+def _check_threads(name, threads: int, num_envs: int) -> None:
+    if _adapter(name):
+        raise ValueError(
+            f"{name}: threads={threads} is not supported by adapters, which step Python envs "
+            "that hold the GIL; use threads=1"
+        )
+    init = inspect.signature(env_class(name).__init__).parameters
+    if "threads" not in init:
+        raise ValueError(
+            f"{name}: threads={threads} needs a wrapper whose __init__ takes threads and passes "
+            "it to VecEnv.__init__ (and a core that takes first_index); use threads=1"
+        )
+    if threads > num_envs:
+        raise ValueError(
+            f"{name}: threads={threads} exceeds num_envs={num_envs} (each thread steps at "
+            f"least one copy); use threads <= {num_envs}"
+        )
 
 
 def make(name, **params):
@@ -168,9 +197,17 @@ def make(name, **params):
         kind = "pettingzoo" if hasattr(probe, "possible_agents") else "gym"
         probe.close()
         cls = env_class(f"{kind}:factory")
-        return cls(name, **validate_params(f"{kind}:factory", params))
+        return cls(name, **_without_threads(validate_params(f"{kind}:factory", params)))
     cls = env_class(name)
-    checked = validate_params(name, params)
+    checked = _without_threads(validate_params(name, params))
     if _adapter(name):
         return cls(name.split(":", 1)[1], **checked)
     return cls(**checked)
+
+
+def _without_threads(checked: dict) -> dict:
+    # threads=1 is the default and not passed on: wrappers written before threading (and
+    # the adapters, which refuse threads > 1 above) do not take it.
+    if checked["threads"] == 1:
+        del checked["threads"]
+    return checked

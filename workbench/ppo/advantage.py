@@ -1,10 +1,25 @@
-"""Advantage estimation: the compiled kernel, and a plain torch reference for tests."""
+"""Advantage and segment priorities: the one place that picks the CPU or the GPU implementation.
+
+Backends, by the device the tensors live on (:func:`backend_for`):
+
+- ``"cpu"``: the compiled Cython kernel (``cy_advantage.pyx``) reading the tensors in place;
+- ``"triton"``: the kernels of :mod:`workbench.cuda` on a CUDA device, when
+  ``workbench.cuda.available()`` (triton importable);
+- ``"torch"``: the plain torch reference, on any device (a CUDA device without triton).
+
+Tests pass ``backend="triton"`` with CPU tensors to run the kernels through Triton's
+interpreter (``TRITON_INTERPRET=1`` set before triton is imported).
+"""
 
 from __future__ import annotations
+
+from functools import cache
 
 import torch
 
 from workbench.ppo.cy_advantage import puff_advantage as _puff_advantage_cpu
+
+BACKENDS = ("cpu", "triton", "torch")
 
 
 def advantage_reference(values, rewards, dones, ratio, gamma, lam, rho_clip, c_clip):
@@ -25,9 +40,30 @@ def advantage_reference(values, rewards, dones, ratio, gamma, lam, rho_clip, c_c
     return out
 
 
-def compute_advantage(values, rewards, dones, ratio, out, gamma, lam, rho_clip, c_clip):
-    """Write the puff advantage into ``out``: the compiled kernel on CPU, torch elsewhere."""
-    if values.device.type == "cpu":
+def backend_for(device: torch.device | str) -> str:
+    """The implementation used for tensors on ``device``: ``cpu``, ``triton`` or ``torch``."""
+    device = torch.device(device)
+    if device.type == "cpu":
+        return "cpu"
+    return "triton" if device.type == "cuda" and _triton_available() else "torch"
+
+
+@cache
+def _triton_available() -> bool:
+    import workbench.cuda
+
+    return workbench.cuda.available()
+
+
+def compute_advantage(
+    values, rewards, dones, ratio, out, gamma, lam, rho_clip, c_clip, *, backend=None
+):
+    """Write the puff advantage into ``out`` (all tensors on one device) and return it.
+
+    ``backend`` overrides :func:`backend_for` (for tests).
+    """
+    name = _check_backend(backend or backend_for(values.device))
+    if name == "cpu":
         _puff_advantage_cpu(
             values.detach().numpy(),
             rewards.numpy(),
@@ -39,6 +75,31 @@ def compute_advantage(values, rewards, dones, ratio, out, gamma, lam, rho_clip, 
             rho_clip,
             c_clip,
         )
+    elif name == "triton":
+        from workbench.cuda import puff_advantage
+
+        puff_advantage(
+            values.detach(), rewards, dones, ratio.detach(), out, gamma, lam, rho_clip, c_clip
+        )
     else:
         out.copy_(advantage_reference(values, rewards, dones, ratio, gamma, lam, rho_clip, c_clip))
     return out
+
+
+def segment_priorities(advantages: torch.Tensor, alpha: float, *, backend=None):
+    """Prioritized-replay weight of each segment (row): ``(sum_t |A|) ** alpha``, shape (N,).
+
+    The Triton kernel on a GPU, else torch (there is no separate CPU kernel).
+    """
+    name = _check_backend(backend or backend_for(advantages.device))
+    if name == "triton":
+        from workbench.cuda import priority_weights
+
+        return priority_weights(advantages, alpha)
+    return advantages.abs().sum(1).pow(alpha)
+
+
+def _check_backend(name: str) -> str:
+    if name not in BACKENDS:
+        raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {name!r}")
+    return name

@@ -93,6 +93,16 @@ class TrainConfig:
     """use an LSTM between encoder and heads"""
     device: str = "cpu"
     """torch device: cpu, cuda or cuda:N"""
+    env_threads: int = 1
+    """threads stepping disjoint slices of the env copies (same results as 1)"""
+    double_buffer: bool = False
+    """step half the agents in a thread while the policy runs on the other half"""
+    bf16: bool = False
+    """bfloat16 autocast in the update's forward passes (meant for GPUs)"""
+    compile_rollout: bool = False
+    """torch.compile the rollout's policy step (meant for GPUs; slow first epoch)"""
+    profile: bool = False
+    """exact per-phase GPU timing: synchronize at every phase (slower; no effect on CPU)"""
     torch_threads: int = 0
     """torch threads the CLI, bench and sweep workers give their process; 0: torch's default"""
     checkpoint_interval: int = 200
@@ -141,6 +151,11 @@ class TrainConfig:
                 "set num_envs and seed as training fields, not in env_params "
                 f"(got env_params={self.env_params!r})"
             )
+        if "threads" in self.env_params:
+            raise ConfigError(
+                "set env_threads as a training field, not threads in env_params "
+                f"(got env_params={self.env_params!r})"
+            )
         try:
             validate_params(self.env, dict(self.env_params))
         except (TypeError, ValueError) as e:
@@ -154,6 +169,7 @@ class TrainConfig:
             "minibatch_size",
             "update_epochs",
             "hidden_size",
+            "env_threads",
         )
         _positive(
             self,
@@ -187,6 +203,7 @@ class TrainConfig:
         if self.optimizer not in ("muon", "adam"):
             raise ConfigError(f"optimizer must be 'muon' or 'adam', got {self.optimizer!r}")
         _check_device(self.device)
+        self._check_env_slices()
 
         h = self.bptt_horizon
         if self.minibatch_size % h:
@@ -208,6 +225,33 @@ class TrainConfig:
                 f"(e.g. {batch}) or more num_envs"
             )
         return self
+
+    def env_slices(self) -> int:
+        """Slices of the env copies: one per thread, twice that with double buffering."""
+        return self.env_threads * (2 if self.double_buffer else 1)
+
+    def _check_env_slices(self) -> None:
+        from workbench.envs.registry import validate_params
+
+        slices = self.env_slices()
+        if slices == 1:
+            return
+        what = f"env_threads={self.env_threads}" + (
+            " with double_buffer (a slice per thread in each half)" if self.double_buffer else ""
+        )
+        if slices > self.num_envs:
+            most = self.num_envs // (slices // self.env_threads)
+            fix = f"env_threads <= {most} or " if most >= 1 else ""
+            raise ConfigError(
+                f"{what} needs {slices} env copies, got num_envs={self.num_envs}; use "
+                f"{fix}num_envs >= {slices}"
+            )
+        try:
+            validate_params(
+                self.env, {**self.env_params, "num_envs": self.num_envs, "threads": slices}
+            )
+        except (TypeError, ValueError) as e:
+            raise ConfigError(f"{what}: {e}") from None
 
     def replace(self, **overrides) -> TrainConfig:
         return dataclasses.replace(self, **overrides)

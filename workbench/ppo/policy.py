@@ -44,19 +44,35 @@ class ActionHead:
         self.out_dim = sum(self.sizes)
         self.action_shape = () if isinstance(space, spaces.Discrete) else tuple(space.shape)
 
-    def sample(self, out: torch.Tensor, log_std: torch.Tensor | None, gen=None):
-        """Return (action, logprob); discrete actions are int64."""
+    def noise(self, n: int, device, dtype=torch.float32, gen=None) -> list[torch.Tensor]:
+        """The random draws :meth:`sample` uses for ``n`` rows, one tensor per action part.
+
+        Drawn for all agents at once and sliced by rows, they let a rollout sample part of
+        the agents at a time while consuming ``gen`` exactly as one full-batch sample does.
+        """
         if self.kind == "gaussian":
-            noise = torch.randn(out.shape, generator=gen, device=out.device, dtype=out.dtype)
-            action = out + log_std.exp() * noise
+            return [torch.randn((n, self.out_dim), generator=gen, device=device, dtype=dtype)]
+        return [
+            torch.empty((n, k), device=device, dtype=dtype).exponential_(generator=gen)
+            for k in self.sizes
+        ]
+
+    def sample(self, out: torch.Tensor, log_std: torch.Tensor | None, gen=None, noise=None):
+        """Return (action, logprob); discrete actions are int64.
+
+        ``noise``: this batch's rows of :meth:`noise`; drawn here from ``gen`` when None.
+        """
+        if noise is None:
+            noise = self.noise(out.shape[0], out.device, out.dtype, gen)
+        if self.kind == "gaussian":
+            action = out + log_std.exp() * noise[0]
             return action.reshape(out.shape[0], *self.action_shape), self.logprob(
                 out, log_std, action
             )
         actions, logps = [], []
-        for logits in out.split(self.sizes, dim=-1):
+        for logits, u in zip(out.split(self.sizes, dim=-1), noise, strict=True):
             logp = torch.log_softmax(logits, dim=-1)
-            # Gumbel-max: argmax(logits + Gumbel noise) samples the categorical.
-            u = torch.empty_like(logits).exponential_(generator=gen)
+            # Gumbel-max: argmax(logits + Gumbel noise) samples the categorical; u ~ Exp(1).
             a = (logp - u.log()).argmax(dim=-1)
             actions.append(a)
             logps.append(logp.gather(-1, a.unsqueeze(-1)).squeeze(-1))
@@ -123,12 +139,19 @@ class Policy(nn.Module):
     def for_env(cls, env, hidden: int = 128, rnn: bool = True, seed: int = 0) -> Policy:
         """The policy for ``env``'s spaces, with the env's own encoder if it supplies one."""
         make_encoder = getattr(env, "make_encoder", None)
+        encoder = None
+        if make_encoder:
+            # An env's encoder initializes from torch's global RNG, seeded differently in
+            # every process: seed it here (restoring the global state) so seed = same curve.
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(seed)
+                encoder = make_encoder(hidden)
         return cls(
             env.single_observation_space,
             env.single_action_space,
             hidden=hidden,
             rnn=rnn,
-            encoder=make_encoder(hidden) if make_encoder else None,
+            encoder=encoder,
             seed=seed,
         )
 
@@ -177,20 +200,26 @@ class Policy(nn.Module):
     def value(self, obs: torch.Tensor, state) -> torch.Tensor:
         return self.step(obs, state)[1]
 
-    def forward_sequence(self, obs: torch.Tensor, state, starts: torch.Tensor | None = None):
+    def forward_sequence(
+        self, obs: torch.Tensor, state, starts: torch.Tensor | None = None, cuts=None
+    ):
         """Training pass over segments: obs (B, T, ...) -> actor out (B*T, k), values (B, T).
 
         ``state`` is the (h, c) at each segment's start, each (B, H); ``starts[b, t]`` is 1
-        where observation t begins a new episode (the state is zeroed before it).
+        where observation t begins a new episode (the state is zeroed before it). The LSTM
+        runs in pieces between the steps ``t`` where some segment starts an episode;
+        ``cuts`` may list them (a superset does no harm: a cut where no segment starts
+        leaves the state as it is), which saves reading ``starts`` back from a GPU.
         """
         b, t = obs.shape[:2]
         x = self.encoder(obs.reshape(b * t, *obs.shape[2:]))
         if self.recurrent:
             x = x.reshape(b, t, -1)
             h, c = state[0].unsqueeze(0), state[1].unsqueeze(0)
-            cuts = []
-            if starts is not None and t > 1:
-                cuts = torch.nonzero(starts[:, 1:].any(0)).flatten().add(1).tolist()
+            if cuts is None:
+                cuts = []
+                if starts is not None and t > 1:
+                    cuts = torch.nonzero(starts[:, 1:].any(0)).flatten().add(1).tolist()
             if not cuts:
                 x, _ = self.lstm(x, (h, c))
             else:

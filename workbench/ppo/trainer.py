@@ -4,13 +4,21 @@ Each agent's rollout row is one segment of ``bptt_horizon`` steps. Read top to b
 buffers, rollout (with the truncation and segment-end bootstraps the reference lacks),
 update (V-trace-corrected advantages recomputed before every minibatch and used,
 prioritized segment sampling, gradient accumulation), evaluation, checkpoints.
+
+Every rollout and update buffer lives on ``cfg.device``; on the CPU that is the whole story.
+On a GPU the env's outputs go in through pinned host buffers with non-blocking copies, and
+the host reads from the device only where it must: the actions of each step (the env needs
+them), one NaN flag per minibatch (before the optimizer step), and the statistics once per
+epoch. ``workbench.ppo.advantage`` picks the advantage and priority kernels for the device.
 """
 
 from __future__ import annotations
 
-import math
+import itertools
 import os
 import time
+import weakref
+from concurrent import futures
 from pathlib import Path
 
 import numpy as np
@@ -18,9 +26,13 @@ import torch
 
 from workbench import metrics as M
 from workbench.envs import make as make_env
-from workbench.ppo.advantage import compute_advantage
+from workbench.ppo.advantage import compute_advantage, segment_priorities
 from workbench.ppo.config import TrainConfig
 from workbench.ppo.policy import Policy
+
+ALL = slice(None)  # every agent's rows
+# The update's statistics, in row order; the loss itself comes first in _loss's vector.
+STAT_KEYS = ("policy", "value", "entropy", "approx_kl", "clipfrac", "importance")
 
 
 def build_optimizers(policy: Policy, cfg: TrainConfig) -> list[torch.optim.Optimizer]:
@@ -48,13 +60,48 @@ def build_optimizers(policy: Policy, cfg: TrainConfig) -> list[torch.optim.Optim
     return [muon, torch.optim.Adam(rest, **adam_kw)]
 
 
+def sample_without_replacement(probs: torch.Tensor, k: int, gen) -> torch.Tensor:
+    """``torch.multinomial(probs, k, replacement=False, generator=gen)``, without its checks.
+
+    The same draws and ops as torch's own fast path (the exponential race: the top k of
+    probs / Exp(1) noise, Efraimidis & Spirakis 2006), so the same indices; but torch's
+    checks of ``probs`` read values back from a GPU twice per call. Our ``probs`` are
+    valid by construction.
+    """
+    q = torch.empty_like(probs).exponential_(1, generator=gen)
+    torch.div(probs, q, out=q)
+    return q.argmax(-1, keepdim=True) if k == 1 else q.topk(k).indices
+
+
 class _Timer:
-    def __init__(self, device: torch.device):
-        self.sync = device.type == "cuda"
+    """Seconds per phase (``metrics.TIMING_KEYS``) over an epoch, one ``lap(phase)`` at a time.
+
+    CPU: wall clock between laps. CUDA queues work asynchronously, so a lap records a CUDA
+    event instead and the gaps between events are read once, in ``reset()``: time on the
+    GPU's stream, which includes the host's time wherever the GPU waited for it. With
+    ``profile`` a lap synchronizes instead: exact wall-clock phases, but the GPU stalls.
+    """
+
+    def __init__(self, device: torch.device, profile: bool = False):
+        cuda = device.type == "cuda"
+        self.events, self.sync = cuda and not profile, cuda and profile
         self.totals = dict.fromkeys(M.TIMING_KEYS, 0.0)
+        self.start()
+
+    def start(self) -> None:
         self.last = time.perf_counter()
+        if self.events:
+            self.marks = [(None, self._event())]
+
+    def _event(self):
+        event = torch.cuda.Event(enable_timing=True)
+        event.record()
+        return event
 
     def lap(self, key: str) -> None:
+        if self.events:
+            self.marks.append((key, self._event()))
+            return
         if self.sync:
             torch.cuda.synchronize()
         now = time.perf_counter()
@@ -62,7 +109,33 @@ class _Timer:
         self.last = now
 
     def reset(self) -> dict:
+        if self.events:
+            self.marks[-1][1].synchronize()
+            for (_, a), (key, b) in itertools.pairwise(self.marks):
+                self.totals[key] += a.elapsed_time(b) / 1000.0
+            self.marks = self.marks[-1:]
         out, self.totals = self.totals, dict.fromkeys(M.TIMING_KEYS, 0.0)
+        return out
+
+
+class _Staging:
+    """Host rows to the device through a pinned buffer, without blocking the host (CUDA).
+
+    The buffer is rewritten only once the copy out of it has finished (an event, nearly
+    always passed already: each step's read of the actions waits for earlier copies).
+    """
+
+    def __init__(self, shape, dtype, device: torch.device):
+        self.pinned = torch.empty(shape, dtype=dtype, pin_memory=True)
+        self.copied = torch.cuda.Event()
+        self.device = device
+
+    def __call__(self, host: torch.Tensor, rows: slice) -> torch.Tensor:
+        self.copied.synchronize()
+        buf = self.pinned[rows]
+        buf.copy_(host)
+        out = buf.to(self.device, non_blocking=True)
+        self.copied.record()
         return out
 
 
@@ -87,7 +160,13 @@ def log_means(acc: dict) -> dict:
 
 
 class Trainer:
-    """Owns the env, policy, optimizers and rollout buffers of one run."""
+    """Owns the env, policy, optimizers and rollout buffers of one run.
+
+    ``host_cuts``: the update's LSTM pieces start wherever some agent of the *rollout*
+    began an episode (known on the host, a superset of each minibatch's), instead of
+    reading each micro-batch's starts back from the device. On by default on a GPU only:
+    on the CPU each micro-batch's own (fewer) cuts are cheaper.
+    """
 
     def __init__(self, cfg: TrainConfig, env=None):
         self.cfg = cfg
@@ -97,113 +176,215 @@ class Trainer:
             num_envs=cfg.num_envs,
             seed=cfg.seed,
             log_interval=1 << 30,
+            threads=cfg.env_slices(),
             **cfg.env_params,
         )
         env = self.env
         self.policy = Policy.for_env(env, cfg.hidden_size, cfg.rnn, seed=cfg.seed).to(self.device)
         self.optimizers = build_optimizers(self.policy, cfg)
         self.gen = torch.Generator(self.device).manual_seed(cfg.seed)
+        step = self.policy.step
+        self._policy_step = torch.compile(step) if cfg.compile_rollout else step
 
         n, t, dev = env.num_agents, cfg.bptt_horizon, self.device
-        obs_dtype = torch.from_numpy(env.observations[:1]).dtype
-        act = torch.from_numpy(env.actions)
-        self.obs = torch.zeros((n, t, *env.observations.shape[1:]), dtype=obs_dtype, device=dev)
+        self._obs_view = torch.from_numpy(env.observations)
+        self._act_view = torch.from_numpy(env.actions)
+        self._rew_view = torch.from_numpy(env.rewards)
+        act = self._act_view
+        obs_shape, obs_dtype = env.observations.shape[1:], self._obs_view.dtype
+        self.obs = torch.zeros((n, t, *obs_shape), dtype=obs_dtype, device=dev)
         self.actions = torch.zeros((n, t, *act.shape[1:]), dtype=act.dtype, device=dev)
         self.logprobs = torch.zeros(n, t, device=dev)
         self.values = torch.zeros(n, t + 1, device=dev)  # last column: segment-end bootstrap
-        self.rewards = torch.zeros(n, t)  # CPU: the advantage kernel reads them in place
-        self.dones = torch.zeros(n, t)
+        self.rewards = torch.zeros(n, t, device=dev)
+        self.dones = torch.zeros(n, t, device=dev)
         self.starts = torch.zeros(n, t, device=dev)  # 1 where observation t begins an episode
-        self.ratio = torch.ones(n, t)
-        self.advantages = torch.zeros(n, t)
+        self.ratio = torch.ones(n, t, device=dev)
+        self.advantages = torch.zeros(n, t, device=dev)
         self.h0 = torch.zeros(n, cfg.hidden_size, device=dev)
         self.c0 = torch.zeros(n, cfg.hidden_size, device=dev)
         self._done_np = np.zeros(n, dtype=bool)
+        self._any_start = np.zeros(t, dtype=bool)  # some agent begins an episode at step t
+        self.host_cuts = dev.type == "cuda"
+        self._staging = {}
+        if dev.type == "cuda":
+            self._staging = {
+                "obs": _Staging(self._obs_view.shape, self._obs_view.dtype, dev),
+                "rewards": _Staging((n,), torch.float32, dev),
+                "dones": _Staging((n,), torch.float32, dev),
+            }
+        self._halves = self._split_halves(env) if cfg.double_buffer else None
+        if self._halves:
+            self._stepper = futures.ThreadPoolExecutor(1, thread_name_prefix="workbench-rollout")
+            weakref.finalize(self, self._stepper.shutdown, wait=False)
         # Activations per sample, roughly: the input, the encoder and (with the LSTM) its
         # gates and states, forward and backward.
         per_sample = 4 * (
             int(np.prod(env.observations.shape[1:])) + (16 if cfg.rnn else 4) * cfg.hidden_size
         )
         self.micro_batch = cfg.micro_batch_size(per_sample)
-        self._obs_view = torch.from_numpy(env.observations)
-        self._act_view = torch.from_numpy(env.actions)
 
         env.reset(seed=cfg.seed)
         self.state = self.policy.initial_state(n, dev)
         self.next_start = torch.zeros(n, device=dev)
         self.agent_steps = 0
         self.epoch = 0
-        self.wall_time = 0.0  # training seconds before this session (kept by checkpoints)
-        self.timer = _Timer(self.device)
+        self.timer = _Timer(self.device, cfg.profile)
         self._env_log: dict = {}
+
+    @staticmethod
+    def _split_halves(env) -> list[tuple[slice, tuple[int, int]]]:
+        """(agent rows, env slices) of each half, for double buffering."""
+        k = getattr(env, "threads", 1)
+        if k < 2 or k % 2:
+            raise ValueError(
+                f"double_buffer steps the env in two halves of its thread slices; this env "
+                f"has threads={k}: build it with threads = 2 * env_threads"
+            )
+        return [
+            (env.slice_agents(0, k // 2), (0, k // 2)),
+            (env.slice_agents(k // 2, k), (k // 2, k)),
+        ]
 
     # -- rollout --
     @torch.no_grad()
     def rollout(self, stop=None) -> bool:
-        """Collect one segment per agent; returns False if ``stop`` was set midway."""
-        cfg, env, pol, timer = self.cfg, self.env, self.policy, self.timer
-        head, log_std = pol.head, pol.log_std
-        obs_view, act_view, done_np = self._obs_view, self._act_view, self._done_np
-        clip = cfg.reward_clip
+        """Collect one segment per agent; returns False if ``stop`` was set midway.
+
+        A step: observations to the device, policy step and sampling, actions to the env
+        (the step's one read from the device), env step, rewards and dones to the device.
+        """
+        pol = self.policy
         if pol.recurrent:
             self.h0.copy_(self.state[0])
             self.c0.copy_(self.state[1])
-        timer.lap("misc")
-        for t in range(cfg.bptt_horizon):
+        self._any_start[:] = False
+        self.timer.lap("misc")
+        collect = self._rollout_double_buffered if self._halves else self._rollout_serial
+        if not collect(stop):
+            return False
+        # Segment-end bootstrap from the value of the next observation (not from nothing).
+        obs = self._upload("obs", self._obs_view, ALL)
+        self.values[:, -1] = pol.value(obs, self.state)
+        self.timer.lap("forward")
+        self.agent_steps += self.env.num_agents * self.cfg.bptt_horizon
+        return True
+
+    def _rollout_serial(self, stop) -> bool:
+        env = self.env
+        for t in range(self.cfg.bptt_horizon):
             if stop is not None and stop.is_set():
                 return False
-            obs = obs_view.to(self.device, non_blocking=True)
-            self.obs[:, t] = obs
-            self.starts[:, t] = self.next_start
-            timer.lap("copy")
-            out, value, self.state = pol.step(obs, self.state)
-            action, logp = head.sample(out, log_std, self.gen)
-            timer.lap("forward")
-            self.actions[:, t] = action
-            self.logprobs[:, t] = logp
-            self.values[:, t] = value
-            act_view.copy_(action)
-            timer.lap("copy")
-            _, rew, term, trunc, info = env.step(env.actions)
-            timer.lap("env")
+            self._act(t, ALL, self._noise())
+            _, _, _, _, info = env.step(env.actions)
+            self.timer.lap("env")
             if info:
                 merge_log(self._env_log, info)
-            r = torch.from_numpy(rew)
-            if clip > 0:
-                r = r.clamp(-clip, clip)
-            self.rewards[:, t] = r
-            np.logical_or(term, trunc, out=done_np)
-            if done_np.any():
-                self.dones[:, t] = torch.from_numpy(done_np)
-                if cfg.truncation_bootstrap and trunc.any():
-                    # Partial-episode bootstrap (Pardo et al. 2018): a time limit is not a
-                    # terminal state, so fold gamma * V(final observation) into the reward.
-                    idx = np.flatnonzero(trunc)
-                    final = torch.from_numpy(env.final_observations[idx]).to(self.device)
-                    sub = None if self.state is None else tuple(s[idx] for s in self.state)
-                    v = pol.value(final, sub).float().cpu()
-                    self.rewards[idx, t] += cfg.gamma * v
-                keep = torch.from_numpy(~done_np).to(self.device, torch.float32)
-                if self.state is not None:
-                    self.state = (self.state[0] * keep[:, None], self.state[1] * keep[:, None])
-                self.next_start = 1.0 - keep
-            else:
-                self.dones[:, t] = 0.0
-                self.next_start = torch.zeros_like(self.next_start)
-            timer.lap("copy")
-        # Segment-end bootstrap from the value of the next observation (not from nothing).
-        obs = obs_view.to(self.device)
-        self.values[:, -1] = pol.value(obs, self.state)
-        timer.lap("forward")
-        self.agent_steps += env.num_agents * cfg.bptt_horizon
+            self._record(t, ALL)
         return True
+
+    def _rollout_double_buffered(self, stop) -> bool:
+        """The agents in two halves: one half's env step (in a thread) overlaps the other
+        half's policy step. Per half the order is the serial one (act, env step, record).
+
+        Bit-identical to the serial rollout: every copy's env trajectory for the same
+        actions, and the sampling noise (drawn for all agents once per step, each half
+        using its rows, so the generator advances as in serial). Not guaranteed identical:
+        the policy's outputs, computed on half batches, whose matrix products may round
+        differently from full-batch ones (kernels can depend on the batch size); a rounding
+        difference can, rarely, flip a sampled action, after which trajectories differ.
+        """
+        env, horizon, pending = self.env, self.cfg.bptt_horizon, [None, None]
+        try:
+            for t in range(horizon + 1):
+                if t < horizon and stop is not None and stop.is_set():
+                    return False
+                noise = self._noise() if t < horizon else None
+                for h, (rows, slices) in enumerate(self._halves):
+                    if pending[h] is not None:
+                        pending[h].result()  # this half's env step t - 1
+                        pending[h] = None
+                        self.timer.lap("env")
+                        self._record(t - 1, rows)
+                    if t < horizon:
+                        self._act(t, rows, noise)
+                        pending[h] = self._stepper.submit(env.step_slices, *slices)
+        finally:  # never leave a step running (a stop, an error)
+            futures.wait([f for f in pending if f is not None])
+        return True
+
+    def _noise(self) -> list[torch.Tensor]:
+        return self.policy.head.noise(self.env.num_agents, self.device, torch.float32, self.gen)
+
+    def _upload(self, name: str, host: torch.Tensor, rows: slice) -> torch.Tensor:
+        """``host`` (rows of an env buffer) on the device: itself on the CPU."""
+        stage = self._staging.get(name)
+        return host if stage is None else stage(host, rows)
+
+    def _act(self, t: int, rows: slice, noise: list[torch.Tensor]) -> None:
+        """Observation t of ``rows`` in, their actions out to the env's action buffer."""
+        pol, timer = self.policy, self.timer
+        obs = self._upload("obs", self._obs_view[rows], rows)
+        self.obs[rows, t] = obs
+        self.starts[rows, t] = self.next_start[rows]
+        timer.lap("copy")
+        state = None if self.state is None else (self.state[0][rows], self.state[1][rows])
+        out, value, state = self._policy_step(obs, state)
+        action, logp = pol.head.sample(out, pol.log_std, noise=[z[rows] for z in noise])
+        if rows == ALL:
+            self.state = state
+        elif state is not None:
+            self.state[0][rows] = state[0]
+            self.state[1][rows] = state[1]
+        timer.lap("forward")
+        self.actions[rows, t] = action
+        self.logprobs[rows, t] = logp
+        self.values[rows, t] = value
+        self._act_view[rows].copy_(action)
+        timer.lap("copy")
+
+    def _record(self, t: int, rows: slice) -> None:
+        """Rewards and dones of step t for ``rows``; bootstrap truncated episodes and reset
+        the LSTM state of agents whose episode ended."""
+        cfg, env = self.cfg, self.env
+        r = self._upload("rewards", self._rew_view[rows], rows)
+        if cfg.reward_clip > 0:
+            r = r.clamp(-cfg.reward_clip, cfg.reward_clip)
+        self.rewards[rows, t] = r
+        done = self._done_np[rows]
+        np.logical_or(env.terminals[rows], env.truncations[rows], out=done)
+        if done.any():
+            self.dones[rows, t] = self._upload("dones", torch.from_numpy(done), rows)
+            trunc = env.truncations[rows]
+            if cfg.truncation_bootstrap and trunc.any():
+                self._bootstrap_truncated(t, np.flatnonzero(trunc) + (rows.start or 0))
+            done_t = self.dones[rows, t]
+            if self.state is not None:
+                keep = (1.0 - done_t)[:, None]
+                self.state[0][rows].mul_(keep)
+                self.state[1][rows].mul_(keep)
+            self.next_start[rows] = done_t
+            if t + 1 < cfg.bptt_horizon:
+                self._any_start[t + 1] = True
+        else:
+            self.dones[rows, t] = 0.0
+            self.next_start[rows] = 0.0
+        self.timer.lap("copy")
+
+    def _bootstrap_truncated(self, t: int, idx: np.ndarray) -> None:
+        # Partial-episode bootstrap (Pardo et al. 2018): a time limit is not a terminal
+        # state, so fold gamma * V(final observation) into the reward.
+        final = torch.from_numpy(self.env.final_observations[idx]).to(self.device)
+        idx = torch.from_numpy(idx).to(self.device)
+        sub = None if self.state is None else tuple(s[idx] for s in self.state)
+        v = self.policy.value(final, sub).float()
+        self.rewards[idx, t] += self.cfg.gamma * v
 
     # -- update --
     def _advantages(self) -> torch.Tensor:
         cfg = self.cfg
-        values = self.values if self.values.device.type == "cpu" else self.values.cpu()
         return compute_advantage(
-            values,
+            self.values,
             self.rewards,
             self.dones,
             self.ratio,
@@ -213,6 +394,16 @@ class Trainer:
             cfg.vtrace_rho_clip,
             cfg.vtrace_c_clip,
         )
+
+    def _segment_probs(self) -> torch.Tensor:
+        """Sampling probability of each segment: prioritized by |advantage|, or uniform."""
+        n = self.advantages.shape[0]
+        if self.cfg.prio_alpha <= 0:
+            return torch.full((n,), 1.0 / n, device=self.device)
+        weight = segment_priorities(self.advantages, self.cfg.prio_alpha)
+        total = weight.sum()
+        # Uniform where the weights cannot be normalized: chosen on the device, no read.
+        return torch.where((total > 0) & torch.isfinite(total), weight / total, 1.0 / n)
 
     def update(self) -> dict:
         cfg, pol, dev = self.cfg, self.policy, self.device
@@ -228,60 +419,60 @@ class Trainer:
         self.ratio.fill_(1.0)
         self._advantages()
         values = self.values[:, :-1]
-        stats = dict.fromkeys(
-            ("policy", "value", "entropy", "approx_kl", "clipfrac", "importance"), 0.0
-        )
+        cuts = np.flatnonzero(self._any_start).tolist() if self.host_cuts else None
+        # Statistics stay on the device, in float64 (as Python floats summed them before).
+        stats = torch.zeros(len(STAT_KEYS), dtype=torch.float64, device=dev)
         updates = cfg.update_epochs * cfg.num_minibatches()
         for k in range(updates):
             if k > 0 and cfg.recompute_advantages:
                 self._advantages()  # V-trace ratios changed with the policy: use them
-            adv = self.advantages.to(dev)
-            if cfg.prio_alpha > 0:
-                weight = adv.abs().sum(1).pow(cfg.prio_alpha)
-                total = weight.sum()
-                probs = weight / total if total > 0 and torch.isfinite(total) else None
-            else:
-                probs = None
-            if probs is None:
-                probs = torch.full((n,), 1.0 / n, device=dev)
-            idx = torch.multinomial(probs, mb_segs, replacement=False, generator=self.gen)
+            adv = self.advantages
+            probs = self._segment_probs()
+            idx = sample_without_replacement(probs, mb_segs, self.gen)
             imp = (n * probs[idx]).pow(-beta)
             mb_adv = adv[idx]
             mb_ret = mb_adv + values[idx]
             mb_adv = (mb_adv - mb_adv.mean()) / (mb_adv.std() + 1e-8) * imp[:, None]
             for opt in self.optimizers:
                 opt.zero_grad(set_to_none=True)
-            loss_total = 0.0
+            loss_total = torch.zeros((), dtype=torch.float64, device=dev)
             for lo in range(0, mb_segs, micro_segs):
                 part = slice(lo, min(lo + micro_segs, mb_segs))
-                losses = self._loss(
-                    idx[part], mb_adv[part], mb_ret[part], (part.stop - part.start) / mb_segs
-                )
-                loss_total += losses["loss"]
-                for key in stats:
-                    stats[key] += losses[key] / updates
-            if not math.isfinite(loss_total):
+                fraction = (part.stop - part.start) / mb_segs
+                losses = self._loss(idx[part], mb_adv[part], mb_ret[part], fraction, cuts)
+                loss_total += losses[0]
+                stats += losses[1:] / updates
+            # The minibatch's one read from the device: stop before a NaN reaches the weights.
+            if not torch.isfinite(loss_total):
                 raise FloatingPointError(
-                    f"loss is {loss_total} at epoch {self.epoch}, minibatch {k}: lower "
+                    f"loss is {float(loss_total)} at epoch {self.epoch}, minibatch {k}: lower "
                     f"learning_rate (now {cfg.learning_rate}) or max_grad_norm"
                 )
             torch.nn.utils.clip_grad_norm_(pol.parameters(), cfg.max_grad_norm)
             for opt in self.optimizers:
                 opt.step()
-        ret = self.advantages.to(dev) + values
+        ret = self.advantages + values
         var = ret.var()
-        stats["explained_variance"] = float(1 - (ret - values).var() / var) if var > 0 else 0.0
-        stats["learning_rate"] = lr
-        stats["importance_beta"] = beta
+        explained = torch.where(var > 0, 1 - (ret - values).var() / var, 0.0)
+        read = torch.cat([stats, explained.double().reshape(1)]).tolist()  # the epoch's read
+        out = dict(zip(STAT_KEYS, read[:-1], strict=True))
+        out["explained_variance"] = read[-1]
+        out["learning_rate"] = lr
+        out["importance_beta"] = beta
         self.epoch += 1
-        return stats
+        return out
 
-    def _loss(self, idx, adv, ret, fraction) -> dict:
-        """Backward one micro-batch; its loss is scaled so micro-batches sum to the minibatch."""
+    def _loss(self, idx, adv, ret, fraction, cuts) -> torch.Tensor:
+        """Backward one micro-batch, its loss scaled so micro-batches sum to the minibatch.
+
+        Returns (loss, *STAT_KEYS) times ``fraction``, float64, on the device.
+        """
         cfg, pol = self.cfg, self.policy
         m, horizon = adv.shape
         state = (self.h0[idx], self.c0[idx]) if pol.recurrent else None
-        out, new_values = pol.forward_sequence(self.obs[idx], state, self.starts[idx])
+        with torch.autocast(self.device.type, torch.bfloat16, enabled=cfg.bf16):
+            out, new_values = pol.forward_sequence(self.obs[idx], state, self.starts[idx], cuts)
+        out, new_values = out.float(), new_values.float()
         actions = self.actions[idx].reshape(m * horizon, *self.actions.shape[2:])
         new_logp = pol.head.logprob(out, pol.log_std, actions).reshape(m, horizon)
         entropy = pol.head.entropy(out, pol.log_std).reshape(m, horizon)
@@ -294,22 +485,23 @@ class Trainer:
         loss = pg.mean() + cfg.vf_coef * v_loss.mean() - cfg.ent_coef * entropy.mean()
         (loss * fraction).backward()
         with torch.no_grad():
-            self.ratio[idx.cpu()] = ratio.float().cpu()
-            return {
-                "loss": float(loss) * fraction,
-                "policy": float(pg.mean()) * fraction,
-                "value": float(v_loss.mean()) * fraction,
-                "entropy": float(entropy.mean()) * fraction,
-                "approx_kl": float(((ratio - 1) - logratio).mean()) * fraction,
-                "clipfrac": float(((ratio - 1).abs() > cfg.clip_coef).float().mean()) * fraction,
-                "importance": float(ratio.mean()) * fraction,
-            }
+            self.ratio[idx] = ratio.float()
+            parts = [
+                loss,
+                pg.mean(),
+                v_loss.mean(),
+                entropy.mean(),
+                ((ratio - 1) - logratio).mean(),
+                ((ratio - 1).abs() > cfg.clip_coef).float().mean(),
+                ratio.mean(),
+            ]
+            return torch.stack(parts).double() * fraction
 
     # -- one epoch --
     def train_epoch(self, stop=None) -> dict | None:
         """Rollout + update; returns the metric row (without wall_time), or None if stopped."""
         start = time.perf_counter()
-        self.timer.last = start
+        self.timer.start()
         if not self.rollout(stop):
             return None
         losses = self.update()

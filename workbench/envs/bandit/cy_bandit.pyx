@@ -13,10 +13,12 @@ cdef class BanditCore:
     cdef float[::1] rewards, probs
     cdef unsigned char[::1] terminals, truncations
     cdef double[::1] sums
+    cdef uint64_t first_index  # global index of the first copy: RNG streams follow it
 
     def __cinit__(self, float[:, ::1] obs, final_obs, int[::1] actions, float[::1] rewards,
                   unsigned char[::1] terminals, unsigned char[::1] truncations,
-                  double[::1] sums, uint64_t seed, float[::1] probs):
+                  double[::1] sums, uint64_t seed, float[::1] probs,
+                  uint64_t first_index=0):
         self.n = obs.shape[0]
         self.arms = probs.shape[0]
         self.rng = <uint64_t*>calloc(self.n, sizeof(uint64_t))
@@ -24,6 +26,7 @@ cdef class BanditCore:
             raise MemoryError()
         self.obs, self.actions, self.rewards = obs, actions, rewards
         self.terminals, self.truncations, self.sums, self.probs = terminals, truncations, sums, probs
+        self.first_index = first_index
         self.reset(seed)
 
     def __dealloc__(self):
@@ -33,7 +36,7 @@ cdef class BanditCore:
         cdef int i
         for i in range(self.n):
             if seed >= 0:
-                self.rng[i] = rng_seed(<uint64_t>seed, <uint64_t>i)
+                self.rng[i] = rng_seed(<uint64_t>seed, self.first_index + i)
             self.obs[i, 0] = 1.0
 
     def first_invalid_action(self):

@@ -340,10 +340,12 @@ cdef class BreakoutCore:
     cdef unsigned char[::1] terminals
     cdef unsigned char[::1] truncations
     cdef double[::1] sums
+    cdef uint64_t first_index  # global index of the first copy: RNG streams follow it
 
     def __cinit__(self, float[:, ::1] obs, final_obs, actions, float[::1] rewards,
                   unsigned char[::1] terminals, unsigned char[::1] truncations,
-                  double[::1] sums, uint64_t seed, int frameskip, bint continuous):
+                  double[::1] sums, uint64_t seed, int frameskip, bint continuous,
+                  uint64_t first_index=0):
         self.n = obs.shape[0]
         self.games = <Game*>calloc(self.n, sizeof(Game))
         if self.games == NULL:
@@ -359,6 +361,7 @@ cdef class BreakoutCore:
         self.truncations = truncations
         self.sums = sums
         self.frameskip = frameskip
+        self.first_index = first_index
         self.reset(seed)
 
     def __dealloc__(self):
@@ -369,7 +372,7 @@ cdef class BreakoutCore:
         with nogil:
             for i in range(self.n):
                 if seed >= 0:
-                    self.games[i].rng = rng_seed(<uint64_t>seed, <uint64_t>i)
+                    self.games[i].rng = rng_seed(<uint64_t>seed, self.first_index + i)
                 reset_game(&self.games[i])
                 write_obs(&self.games[i], &self.obs[i, 0])
 

@@ -15,16 +15,19 @@ cdef class ContinuousCore:
     cdef float[::1] rewards
     cdef unsigned char[::1] terminals, truncations
     cdef double[::1] sums
+    cdef uint64_t first_index  # global index of the first copy: RNG streams follow it
 
     def __cinit__(self, float[:, ::1] obs, final_obs, float[:, ::1] actions,
                   float[::1] rewards, unsigned char[::1] terminals,
-                  unsigned char[::1] truncations, double[::1] sums, uint64_t seed):
+                  unsigned char[::1] truncations, double[::1] sums, uint64_t seed,
+                  uint64_t first_index=0):
         self.n, self.dim = obs.shape[0], obs.shape[1]
         self.rng = <uint64_t*>calloc(self.n, sizeof(uint64_t))
         if self.rng == NULL:
             raise MemoryError()
         self.obs, self.actions, self.rewards = obs, actions, rewards
         self.terminals, self.truncations, self.sums = terminals, truncations, sums
+        self.first_index = first_index
         self.reset(seed)
 
     def __dealloc__(self):
@@ -39,7 +42,7 @@ cdef class ContinuousCore:
         cdef int i
         for i in range(self.n):
             if seed >= 0:
-                self.rng[i] = rng_seed(<uint64_t>seed, <uint64_t>i)
+                self.rng[i] = rng_seed(<uint64_t>seed, self.first_index + i)
             self.draw(i)
 
     def first_invalid_action(self):

@@ -26,10 +26,11 @@ cdef class MemoryCore:
     cdef float[::1] rewards
     cdef unsigned char[::1] terminals, truncations
     cdef double[::1] sums
+    cdef uint64_t first_index  # global index of the first copy: RNG streams follow it
 
     def __cinit__(self, float[:, ::1] obs, final_obs, int[::1] actions, float[::1] rewards,
                   unsigned char[::1] terminals, unsigned char[::1] truncations,
-                  double[::1] sums, uint64_t seed, int delay):
+                  double[::1] sums, uint64_t seed, int delay, uint64_t first_index=0):
         self.n = obs.shape[0]
         self.delay = delay
         self.games = <Game*>calloc(self.n, sizeof(Game))
@@ -37,6 +38,7 @@ cdef class MemoryCore:
             raise MemoryError()
         self.obs, self.actions, self.rewards = obs, actions, rewards
         self.terminals, self.truncations, self.sums = terminals, truncations, sums
+        self.first_index = first_index
         self.reset(seed)
 
     def __dealloc__(self):
@@ -46,7 +48,7 @@ cdef class MemoryCore:
         cdef int i
         for i in range(self.n):
             if seed >= 0:
-                self.games[i].rng = rng_seed(<uint64_t>seed, <uint64_t>i)
+                self.games[i].rng = rng_seed(<uint64_t>seed, self.first_index + i)
             self.games[i].t = 0
             self.games[i].cue = rng_next(&self.games[i].rng) & 1
             write_obs(&self.games[i], &self.obs[i, 0], self.delay)

@@ -16,10 +16,11 @@ cdef class MultiAgentCore:
 
     def __cinit__(self, float[:, ::1] obs, final_obs, int[::1] actions, float[::1] rewards,
                   unsigned char[::1] terminals, unsigned char[::1] truncations,
-                  double[::1] sums, uint64_t seed, int agents):
+                  double[::1] sums, uint64_t seed, int agents, uint64_t first_index=0):
         self.n, self.agents = obs.shape[0], agents
         self.obs, self.actions, self.rewards = obs, actions, rewards
         self.terminals, self.truncations, self.sums = terminals, truncations, sums
+        # first_index is unused: nothing here depends on a copy's global index.
         self.reset(0)
 
     def reset(self, long long seed):

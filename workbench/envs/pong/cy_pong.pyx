@@ -141,10 +141,12 @@ cdef class PongCore:
     cdef float[::1] rewards
     cdef unsigned char[::1] terminals, truncations
     cdef double[::1] sums
+    cdef uint64_t first_index  # global index of the first copy: RNG streams follow it
 
     def __cinit__(self, float[:, ::1] obs, final_obs, actions, float[::1] rewards,
                   unsigned char[::1] terminals, unsigned char[::1] truncations,
-                  double[::1] sums, uint64_t seed, int frameskip, bint continuous):
+                  double[::1] sums, uint64_t seed, int frameskip, bint continuous,
+                  uint64_t first_index=0):
         self.n = obs.shape[0]
         self.games = <Game*>calloc(self.n, sizeof(Game))
         if self.games == NULL:
@@ -156,6 +158,7 @@ cdef class PongCore:
             self.act_c = actions.reshape(-1)
         else:
             self.act_d = actions
+        self.first_index = first_index
         self.reset(seed)
 
     def __dealloc__(self):
@@ -165,7 +168,7 @@ cdef class PongCore:
         cdef int i
         for i in range(self.n):
             if seed >= 0:
-                self.games[i].rng = rng_seed(<uint64_t>seed, <uint64_t>i)
+                self.games[i].rng = rng_seed(<uint64_t>seed, self.first_index + i)
             reset_game(&self.games[i])
             write_obs(&self.games[i], &self.obs[i, 0])
 

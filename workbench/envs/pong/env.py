@@ -29,8 +29,10 @@ class Pong(VecEnv):
         "continuous": Param(False, bool, "Box[-1, 1] paddle velocity instead of Discrete(3)"),
     }
 
-    def __init__(self, num_envs=1, seed=0, log_interval=128, frameskip=8, continuous=False):
+    def __init__(
+        self, num_envs=1, seed=0, log_interval=128, threads=1, frameskip=8, continuous=False
+    ):
         self.single_observation_space = spaces.Box(0.0, 1.0, shape=(8,), dtype=np.float32)
         self.single_action_space = paddle_action_space(continuous)
-        super().__init__(num_envs, seed=seed, log_interval=log_interval)
+        super().__init__(num_envs, seed=seed, log_interval=log_interval, threads=threads)
         self._bind(PongCore, frameskip=frameskip, continuous=continuous)

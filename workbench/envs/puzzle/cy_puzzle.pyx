@@ -50,11 +50,12 @@ cdef class PuzzleCore:
     cdef float[::1] rewards
     cdef unsigned char[::1] terminals, truncations
     cdef double[::1] sums
+    cdef uint64_t first_index  # global index of the first copy: RNG streams follow it
 
     def __cinit__(self, int8_t[:, :, ::1] obs, int8_t[:, :, ::1] final_obs, int[::1] actions,
                   float[::1] rewards, unsigned char[::1] terminals,
                   unsigned char[::1] truncations, double[::1] sums, uint64_t seed,
-                  int difficulty, int levels, int max_steps):
+                  int difficulty, int levels, int max_steps, uint64_t first_index=0):
         cdef int i
         cdef uint64_t level_rng
         self.n = obs.shape[0]
@@ -69,6 +70,7 @@ cdef class PuzzleCore:
         self.obs, self.final_obs, self.actions, self.rewards = obs, final_obs, actions, rewards
         self.terminals, self.truncations, self.sums = terminals, truncations, sums
         self.num_levels = levels
+        self.first_index = first_index
         self.games = <Game*>calloc(self.n, sizeof(Game))
         self.level_set = <Level*>calloc(levels if levels > 0 else 1, sizeof(Level))
         if self.games == NULL or self.level_set == NULL:
@@ -153,8 +155,10 @@ cdef class PuzzleCore:
         cdef int i
         for i in range(self.n):
             if seed >= 0:
-                self.games[i].rng = rng_seed(<uint64_t>seed, <uint64_t>i)
-            self.games[i].next_level = i % self.num_levels if self.num_levels > 0 else 0
+                self.games[i].rng = rng_seed(<uint64_t>seed, self.first_index + i)
+            self.games[i].next_level = (
+                (self.first_index + i) % self.num_levels if self.num_levels > 0 else 0
+            )
             self.new_episode(&self.games[i])
             self.write_obs(&self.games[i], &self.obs[i, 0, 0])
 

@@ -49,18 +49,21 @@ cdef class SnakeCore:
     cdef float[::1] rewards
     cdef unsigned char[::1] terminals, truncations
     cdef double[::1] sums
+    cdef uint64_t first_index  # global index of the first grid: RNG streams follow it
 
     def __cinit__(self, int8_t[:, :, ::1] obs, final_obs, int[::1] actions,
                   float[::1] rewards, unsigned char[::1] terminals,
                   unsigned char[::1] truncations, double[::1] sums, uint64_t seed,
-                  int num_grids, int num_snakes, int num_food, int vision, int width,
-                  int height, bint leave_corpse):
-        cdef int n_grids = num_grids, n_snakes = num_snakes, n_food = num_food
+                  int num_snakes, int num_food, int vision, int width, int height,
+                  bint leave_corpse, uint64_t first_index=0):
+        # A copy is a grid of num_snakes agents: the buffers' rows say how many grids.
+        cdef int n_grids = obs.shape[0] // num_snakes, n_snakes = num_snakes, n_food = num_food
         cdef int g, s
         self.n_grids, self.n_snakes, self.n_food = n_grids, n_snakes, n_food
         self.vision, self.width, self.height = vision, width, height
         self.window = 2 * vision + 1
         self.leave_corpse = leave_corpse
+        self.first_index = first_index
         self.dx[:] = [0, 0, -1, 1]
         self.dy[:] = [-1, 1, 0, 0]
         self.obs, self.actions, self.rewards = obs, actions, rewards
@@ -123,7 +126,7 @@ cdef class SnakeCore:
         for g in range(self.n_grids):
             grid = &self.grids[g]
             if seed >= 0:
-                grid.rng = rng_seed(<uint64_t>seed, <uint64_t>g)
+                grid.rng = rng_seed(<uint64_t>seed, self.first_index + g)
             memset(grid.cells, WALL, <size_t>w * h)
             for y in range(v, h - v):
                 memset(grid.cells + y * w + v, EMPTY, w - 2 * v)

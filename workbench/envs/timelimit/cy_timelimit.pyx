@@ -18,7 +18,8 @@ cdef class TimeLimitCore:
 
     def __cinit__(self, float[:, ::1] obs, float[:, ::1] final_obs, int[::1] actions,
                   float[::1] rewards, unsigned char[::1] terminals,
-                  unsigned char[::1] truncations, double[::1] sums, uint64_t seed, int limit):
+                  unsigned char[::1] truncations, double[::1] sums, uint64_t seed, int limit,
+                  uint64_t first_index=0):
         self.n = obs.shape[0]
         self.limit = limit
         self.t = <int*>calloc(self.n, sizeof(int))
@@ -26,6 +27,7 @@ cdef class TimeLimitCore:
             raise MemoryError()
         self.obs, self.final_obs, self.actions, self.rewards = obs, final_obs, actions, rewards
         self.terminals, self.truncations, self.sums = terminals, truncations, sums
+        # first_index is unused: nothing here depends on a copy's global index.
         self.reset(0)
 
     def __dealloc__(self):
