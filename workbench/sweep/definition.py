@@ -304,6 +304,8 @@ def auto_constraints(d: SweepDefinition, fixed: dict) -> list[str]:
     if {"minibatch_size", "bptt_horizon"} <= names:
         out.append("minibatch_size % bptt_horizon == 0")
         out.append("minibatch_size <= num_envs * agents_per_copy * bptt_horizon")
+    if "num_envs" in names and (fixed.get("env_threads", 1) > 1 or fixed.get("double_buffer")):
+        out.append("num_envs >= env_threads * (1 + double_buffer)")
     if fixed.get("max_minibatch_size") or "max_minibatch_size" in d.space:
         out.append("max_minibatch_size == 0 or max_minibatch_size % bptt_horizon == 0")
     limit = d.max_memory_gb or _default_memory_gb()
