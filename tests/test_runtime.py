@@ -45,3 +45,13 @@ def test_bench_env_restores_the_cpu_affinity(tmp_path, monkeypatch):
     bench_env.run("bandit", sizes=(4,), seconds=0.05, repeats=1)
     assert os.sched_getaffinity(0) == before
     assert (tmp_path / "env_bandit.json").exists()
+
+
+def test_benchmarks_write_outside_the_checkout_unless_recording(tmp_path, monkeypatch):
+    from workbench.bench import common
+
+    monkeypatch.delenv("WORKBENCH_BENCH_DIR", raising=False)
+    monkeypatch.setenv("WORKBENCH_DB", str(tmp_path / "store" / "wb.db"))
+    assert common.results_dir() == tmp_path / "store" / "bench"
+    monkeypatch.setattr(common, "RECORD", True)
+    assert common.results_dir() == common.RECORD_DIR

@@ -9,9 +9,21 @@ import statistics
 import time
 from pathlib import Path
 
+RECORD = False  # set by ``bench --record``: results go to the tracked record
+RECORD_DIR = Path("benchmarks/results")
+
 
 def results_dir() -> Path:
-    return Path(os.environ.get("WORKBENCH_BENCH_DIR", "benchmarks/results"))
+    """``$WORKBENCH_BENCH_DIR``; with ``--record``, ``benchmarks/results/`` (the tracked
+    record); otherwise ``bench/`` beside the run store, so a user's run never dirties
+    the checkout."""
+    if os.environ.get("WORKBENCH_BENCH_DIR"):
+        return Path(os.environ["WORKBENCH_BENCH_DIR"])
+    if RECORD:
+        return RECORD_DIR
+    from workbench.store import default_path
+
+    return default_path().parent / "bench"
 
 
 def cpu_model() -> str:

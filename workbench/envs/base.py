@@ -26,6 +26,13 @@ import numpy as np
 from gymnasium import spaces
 
 LOG_KEYS = ("episode_return", "episode_length", "score", "perf", "n")
+LOG_N = 4
+LOG_SIZE = 9  # the five sums, then the sums of squares of the first four (common.pxd)
+
+
+def log_row(ret: float, length: float, score: float, perf: float) -> tuple:
+    """What one finished episode adds to an env's log sums (for envs written in Python)."""
+    return (ret, length, score, perf, 1.0, ret * ret, length * length, score * score, perf * perf)
 
 
 def paddle_action_space(continuous: bool) -> spaces.Space:
@@ -74,7 +81,7 @@ class VecEnv:
         # so a trainer can bootstrap from its value. Valid where ``truncations`` is set.
         self.final_observations = np.zeros_like(self.observations) if self.can_truncate else None
         # Per-env sums of finished episodes, in LOG_KEYS order; written by the core.
-        self._log_sums = np.zeros(len(LOG_KEYS), dtype=np.float64)
+        self._log_sums = np.zeros(LOG_SIZE, dtype=np.float64)
         self._steps_since_log = 0
         self._info: dict = {}
         self._closed = False
@@ -172,14 +179,23 @@ class VecEnv:
             raise ValueError(self._invalid_action_message(bad))
         core.step(*parts)
 
-    def log(self) -> dict[str, float]:
-        """Means of the episodes finished since the last call; ``{}`` when none ended."""
+    def log(self, squares: bool = False) -> dict[str, float]:
+        """Means of the episodes finished since the last call; ``{}`` when none ended.
+        ``squares``: also the mean of each value's square, as ``<key>_sq`` (for spreads)."""
         sums = self._log_sums
-        n = sums[-1]
+        n = sums[LOG_N]
         if n <= 0:
             return {}
         keys = self.log_keys
         out = {key: float(sums[i] / n) for i, key in enumerate(LOG_KEYS[:-1]) if key in keys}
+        if squares:
+            out.update(
+                {
+                    f"{key}_sq": float(sums[LOG_N + 1 + i] / n)
+                    for i, key in enumerate(LOG_KEYS[:-1])
+                    if key in keys
+                }
+            )
         out["n"] = int(n)
         sums[:] = 0
         return out

@@ -3,13 +3,15 @@
 from libc.math cimport rint
 from libc.stdint cimport uint64_t
 
-# Order of the per-env log sums array (float64[5]); mirrors workbench.envs.base.LOG_KEYS.
+# Order of the per-env log sums array (float64[9]); mirrors workbench.envs.base.LOG_KEYS,
+# then the sums of squares of the four values (for spreads: eval's standard deviation).
 cdef enum:
     LOG_RETURN = 0
     LOG_LENGTH = 1
     LOG_SCORE = 2
     LOG_PERF = 3
     LOG_N = 4
+    LOG_SQUARES = 5
 
 
 cdef inline uint64_t rng_next(uint64_t* state) noexcept nogil:
@@ -50,11 +52,16 @@ cdef inline double log_value(double v) noexcept nogil:
 
 cdef inline void log_episode(double* sums, double ret, double length, double score,
                              double perf) noexcept nogil:
-    sums[LOG_RETURN] += log_value(ret)
-    sums[LOG_LENGTH] += log_value(length)
-    sums[LOG_SCORE] += log_value(score)
-    sums[LOG_PERF] += log_value(perf)
+    ret, length, score, perf = log_value(ret), log_value(length), log_value(score), log_value(perf)
+    sums[LOG_RETURN] += ret
+    sums[LOG_LENGTH] += length
+    sums[LOG_SCORE] += score
+    sums[LOG_PERF] += perf
     sums[LOG_N] += 1.0
+    sums[LOG_SQUARES] += ret * ret
+    sums[LOG_SQUARES + 1] += length * length
+    sums[LOG_SQUARES + 2] += score * score
+    sums[LOG_SQUARES + 3] += perf * perf
 
 
 cdef inline dict merged_state(str game, dict current, dict fields):

@@ -15,6 +15,7 @@ epoch. ``workbench.ppo.advantage`` picks the advantage and priority kernels for 
 from __future__ import annotations
 
 import itertools
+import math
 import os
 import time
 import weakref
@@ -148,6 +149,20 @@ def merge_log(acc: dict, log: dict, weight: float = 1.0) -> None:
         if k != "n":
             acc[k] = acc.get(k, 0.0) + v * n
     acc["n"] = acc.get("n", 0.0) + n
+
+
+def spreads(means: dict) -> dict:
+    """Means with ``<key>_sq`` (mean squares) turned into ``<key>_std`` (sample standard
+    deviation) and ``<key>_ci95`` (half-width of the normal 95% interval of the mean)."""
+    n = means.get("n", 0.0)
+    out = {k: v for k, v in means.items() if not k.endswith("_sq")}
+    for key in [k[:-3] for k in means if k.endswith("_sq")]:
+        if key not in means or n < 2:
+            continue
+        var = max(0.0, means[f"{key}_sq"] - means[key] ** 2) * n / (n - 1)
+        out[f"{key}_std"] = math.sqrt(var)
+        out[f"{key}_ci95"] = 1.96 * math.sqrt(var / n)
+    return out
 
 
 def log_means(acc: dict) -> dict:
@@ -586,7 +601,7 @@ def evaluate(policy: Policy, env, max_steps: int = 27_000, seed: int = 0, device
         steps += 1
         np.logical_or(term, trunc, out=done)
         if done.any():
-            log = env.log()
+            log = env.log(squares=True)
             first = done & ~finished
             if log and first.any():
                 # The log averages every episode that ended this step; weight it by the
@@ -596,7 +611,7 @@ def evaluate(policy: Policy, env, max_steps: int = 27_000, seed: int = 0, device
             if state is not None:
                 keep = torch.from_numpy(~done).to(device, torch.float32)[:, None]
                 state = (state[0] * keep, state[1] * keep)
-    out = log_means(acc)
+    out = spreads(log_means(acc))
     out["episodes"] = int(finished.sum())
     out["unfinished"] = int(n - finished.sum())
     out["steps"] = steps

@@ -26,7 +26,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from workbench.envs.base import LOG_KEYS, VecEnv
+from workbench.envs.base import LOG_KEYS, VecEnv, log_row
 from workbench.envs.registry import Param
 
 _FLAT_OK = (spaces.Box, spaces.Discrete, spaces.MultiDiscrete, spaces.MultiBinary)
@@ -244,7 +244,7 @@ class GymnasiumEnv(VecEnv):
                 low, high = self.perf_range
                 perf = min(1.0, max(0.0, (score - low) / (high - low)))
             sums = self._log_sums
-            sums += (ret, length, score, perf, 1.0)
+            sums += log_row(ret, length, score, perf)
             if trunc[i] and final_obs is not None:
                 self._write_obs_one(final_obs[i], i)
             self._ret[i] = 0

@@ -28,7 +28,7 @@ from workbench.envs.adapters.gym import (
     convert_action_space,
     flatten_batch,
 )
-from workbench.envs.base import LOG_KEYS, VecEnv
+from workbench.envs.base import LOG_KEYS, VecEnv, log_row
 from workbench.envs.registry import Param
 
 
@@ -203,7 +203,7 @@ class PettingZooEnv(VecEnv):
         if self.perf_range:
             low, high = self.perf_range
             perf = min(1.0, max(0.0, (ret - low) / (high - low)))
-        self._log_sums += (ret, length, ret, perf, 1.0)
+        self._log_sums += log_row(ret, length, ret, perf)
 
     def render(self, index: int = 0) -> np.ndarray:
         self._check_render_index(index)
