@@ -29,6 +29,7 @@ import time
 
 import torch
 
+from workbench import metrics as M
 from workbench.bench.common import cpu_model, print_table, summarize, write_result
 from workbench.bench.env import time_steps
 from workbench.envs import make as make_env
@@ -89,8 +90,8 @@ def measure(name: str, rnn: bool, epochs: int, **overrides) -> dict:
         row = t.train_epoch()
         _sync(t.device)
         e2e.append(batch / (time.perf_counter() - start))
-        timing = [v for k, v in row.items() if k.startswith("timing/")]
-        copy_share.append(row["timing/copy"] / max(sum(timing), 1e-12))
+        timing = [v for k, v in row.items() if k.startswith(M.TIMING)]
+        copy_share.append(row[M.timing("copy")] / max(sum(timing), 1e-12))
         fwd = _rollout_forward(t)
         start = time.perf_counter()
         t.update()
