@@ -3,6 +3,7 @@ runs, read back with each library's own reader."""
 
 import json
 import struct
+import time
 
 import pytest
 
@@ -65,7 +66,14 @@ def test_rows_reach_an_offline_wandb_run(tmp_path, monkeypatch):
     run = workbench.train("bandit", store=tmp_path / "wb.db", total_steps=2048, on_log=sink, **FAST)
     sink.close()
     (run_dir,) = (tmp_path / "wandb").glob(f"offline-run-*-{run.id}")
-    history = [h for h in _wandb_history(run_dir) if "agent_steps" in h]
     curve = run.curve()
+    # finish() can return before W&B's writer process has flushed the log file (seen under
+    # load): read it until the records are there, for at most 30 s
+    deadline = time.monotonic() + 30
+    while True:
+        history = [h for h in _wandb_history(run_dir) if "agent_steps" in h]
+        if len(history) >= len(curve) or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
     assert [h["agent_steps"] for h in history] == list(curve["agent_steps"])
     assert [h["env/perf"] for h in history] == pytest.approx(list(curve["env/perf"]))
