@@ -182,7 +182,7 @@ def test_a_sweep_on_a_ray_cluster_survives_a_lost_node(tmp_path, ray_cluster):
         p.kill()
     ray_cli("start", f"--address={ray_cluster}", "--num-cpus=1", "--object-store-memory=200000000")
     handle.wait(300)
-    assert handle.status == "finished" and len(seen) == 4
+    assert handle.status == "finished" and len(seen) == 4, handle.error
     lost = next(r for r in seen if r["run_id"] == run_id)
     assert lost["status"] == "failed" and "ray actor or node lost" in lost["error"]
     store = RunStore(db)

@@ -76,7 +76,12 @@ class RayExecutor:
             ray.init(address=address, log_to_driver=False, **(init_kwargs or {}))
         self.store = store
         self.slots = workers
-        self.results = Queue()
+        # The rows' queue is an actor: keep it on the driver's own node, so that losing a
+        # worker node (where Ray might otherwise have placed it) loses only that node's trial
+        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+        here = NodeAffinitySchedulingStrategy(ray.get_runtime_context().get_node_id(), soft=False)
+        self.results = Queue(actor_options={"num_cpus": 0, "scheduling_strategy": here})
         self.actor_class = ray.remote(num_cpus=num_cpus, num_gpus=num_gpus, max_concurrency=2)(
             _TrialActor
         )
