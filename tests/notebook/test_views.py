@@ -8,9 +8,11 @@ import pandas as pd
 import pytest
 
 import workbench
+from workbench import metrics as M
 from workbench.notebook import Launcher, LiveCurves, RunsBrowser, Viewer
 from workbench.notebook.browser import hyperparameter_correlations
-from workbench.notebook.curves import smooth
+from workbench.notebook.curves import FitWidth, smooth
+from workbench.notebook.launcher import RunCard
 from workbench.store import RunStore
 
 FAST = dict(num_envs=32, bptt_horizon=16, minibatch_size=256, learning_rate=0.01)
@@ -56,7 +58,7 @@ def test_curves_throttle_redraws_but_show_every_point():
 
 
 def test_curves_metric_axis_and_smoothing_controls():
-    curves = LiveCurves()
+    curves = LiveCurves(smoothing=0.0)
     curves.add_run("a", pd.DataFrame(rows(10)))
     curves.add_run("b", rows(5))
     assert {t.name for t in curves.fig.data} == {"a", "b"}
@@ -72,6 +74,38 @@ def test_curves_metric_axis_and_smoothing_controls():
     assert trace(curves, "a").y[-1] < 9.0  # smoothed lags the raw 9.0
     curves.remove_run("b")
     assert [t.name for t in curves.fig.data] == ["a"]
+
+
+def test_the_chosen_metric_stays_chosen_when_rows_bring_new_keys():
+    length = M.env(M.EPISODE_LENGTH)
+    curves = LiveCurves(metric=length, smoothing=0.0)
+    feed = curves.on_log("run")
+    extra = [
+        {**r, length: 10.0 + i, "custom/reward_bonus": 0.5, M.env("lives"): 3}
+        for i, r in enumerate(rows(3))
+    ]
+    for row in extra:
+        feed("run-id", row)
+    curves.flush()
+    assert "custom/reward_bonus" in curves.metric.options  # the new keys are offered...
+    assert curves.metric.value == length  # ...and the choice is kept
+    assert curves.fig.layout.yaxis.title.text == length
+    assert list(trace(curves, "run").y) == [10.0, 11.0, 12.0]
+    # A metric outside the defaults can be asked for from the start.
+    assert LiveCurves(metric="custom/reward_bonus").metric.value == "custom/reward_bonus"
+
+
+def test_curves_are_smoothed_lines_filling_the_width():
+    curves = LiveCurves()
+    curves.add_run("long", rows(300))
+    curves.add_run("one point", rows(1))
+    assert curves.smoothing.value > 0  # hundreds of noisy points read as a trend
+    assert trace(curves, "long").mode == "lines"  # no marker on each of 300 points
+    assert trace(curves, "one point").mode == "markers"  # a lone point still shows
+    assert curves.fig.layout.width is None and curves.fig.layout.autosize
+    assert curves.fig._config.get("responsive")
+    assert any(isinstance(w, FitWidth) for w in curves.widget.children)
+    assert curves.widget.layout.width == "100%"
 
 
 def test_smooth_is_a_debiased_ema_that_skips_gaps():
@@ -111,16 +145,57 @@ def test_launcher_runs_stop_and_feed_curves(tmp_path):
     launcher.name.value = "second"
     launcher.start_button.click()
     assert len(launcher.handles) == 2
+    stops = [box.children[0] for box in launcher.runs_box.children]
+    assert not launcher.stop_button.disabled and not any(b.disabled for b in stops)
     deadline = time.time() + 60
     while time.time() < deadline and not all(h.latest() for h in launcher.handles):
         time.sleep(0.05)
+    lines = [box.children[1].value for box in launcher.runs_box.children]
+    assert all("[running]" in line and "steps/s" in line for line in lines)  # live, not 0 steps
     launcher.stop_button.click()
     launcher.wait(30)
     assert [h.status for h in launcher.handles] == ["stopped", "stopped"]
     lines = [box.children[1].value for box in launcher.runs_box.children]
     assert all("[stopped]" in line for line in lines)
+    for handle, line in zip(launcher.handles, lines, strict=True):
+        assert handle.run_id in line  # the id, beside the name
+    assert all(b.disabled for b in stops) and launcher.stop_button.disabled  # nothing to stop
+    assert launcher.card(launcher.handles[0]).widget is launcher.runs_box.children[0]
     time.sleep(0.5)  # the throttled trailing redraw
     assert {t.name for t in curves.fig.data} == {"first", "second"}
+
+
+def test_a_run_card_follows_its_run_and_disables_stop_when_it_ends(tmp_path):
+    handle = workbench.launch(
+        "bandit", store=tmp_path / "wb.db", total_steps=10**9, eval_episodes=0, **FAST
+    )
+    card = RunCard(handle)
+    try:
+        assert "[running]" in card.line.value and not card.stop_button.disabled
+        deadline = time.time() + 60
+        while time.time() < deadline and "steps/s" not in card.line.value:
+            time.sleep(0.05)
+        steps = handle.latest()[M.AGENT_STEPS]
+        assert steps > 0 and "steps/s" in card.line.value  # it moved without a redisplay
+    finally:
+        card.stop_button.click()
+        handle.wait(30)
+    deadline = time.time() + 5
+    while time.time() < deadline and not card.stop_button.disabled:
+        time.sleep(0.05)
+    assert card.stop_button.disabled and "[stopped]" in card.line.value
+    assert handle.run_id in card.line.value
+
+
+def test_every_view_says_which_store_it_reads(tmp_path):
+    db = tmp_path / "wb.db"
+    curves = LiveCurves()
+    assert curves.source.value == ""  # fed by callbacks only: no store to name
+    launcher = Launcher(store=db, env="bandit", curves=curves)
+    assert str(db) in launcher.widget.children[0].value
+    assert str(db) in curves.source.value
+    browser = RunsBrowser(store=db)
+    assert str(db) in browser.widget.children[0].value
 
 
 def test_launcher_env_change_loads_that_envs_config():
@@ -189,3 +264,26 @@ def test_viewer_agent_plays_and_keyboard_takes_over(tmp_path):
     time.sleep(0.3)
     viewer.stop()
     assert viewer.frames > 5
+    assert str(run.checkpoint) in viewer.widget.children[0].value  # what it plays
+
+    # Save: a GIF of the agent, read back.
+    import imageio.v3 as iio
+
+    path = viewer.save(tmp_path / "agent.gif", seconds=0.05)  # 0.05 s at 1000 fps: 50 frames
+    frames = iio.imread(path)
+    assert 2 <= len(frames) <= 51
+    assert frames.shape[1:3] == (viewer.canvas.height, viewer.canvas.width)
+    viewer.save_path.value = str(tmp_path / "clicked.gif")
+    viewer.save_button.click()  # records on a thread: the kernel stays free
+    viewer._save_thread.join(60)
+    assert (tmp_path / "clicked.gif").exists() and "clicked.gif" in viewer.save_message.value
+    viewer.save_path.value = str(tmp_path / "agent.avi")
+    viewer.save_button.click()
+    viewer._save_thread.join(60)
+    assert "Not saved" in viewer.save_message.value and ".gif or .mp4" in viewer.save_message.value
+    assert not viewer.save_button.disabled
+    # By run id: the store is named, and videos go beside it by default.
+    by_id = Viewer(run.id, store=tmp_path / "wb.db", fps=1000)
+    assert str(tmp_path / "wb.db") in by_id.widget.children[0].value
+    path = by_id.save(seconds=0.01)
+    assert path.parent == tmp_path / "videos" and path.suffix == ".gif" and path.exists()

@@ -7,6 +7,7 @@ raised. A screenshot goes to ``test-artifacts/``. Every process started is stopp
 """
 
 import os
+import re
 import shutil
 import signal
 import socket
@@ -39,7 +40,7 @@ def free_port() -> int:
 
 @pytest.fixture
 def lab(tmp_path):
-    for name in ("01_quickstart.ipynb", "04_watch_and_play.ipynb"):
+    for name in ("01_quickstart.ipynb", "04_watch_and_play.ipynb", "05_live_sweep.ipynb"):
         shutil.copy(ROOT / "notebooks" / name, tmp_path / name)
     port = free_port()
     env = dict(
@@ -96,11 +97,18 @@ def open_and_run(page, lab, notebook):
     page.goto(f"{lab}/lab/tree/{notebook}?reset", timeout=60_000)
     cells = page.locator(".jp-NotebookPanel .jp-Cell")
     cells.first.wait_for(timeout=60_000)
-    time.sleep(2.0)  # let the kernel connect
+    # Keys pressed before the kernel is up run nothing: wait for the status bar's "Idle".
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('.jp-StatusBar-TextItem')]"
+        ".some(e => /\\|\\s*Idle/.test(e.textContent))",
+        timeout=120_000,
+    )
+    time.sleep(1.0)
     news = page.get_by_role("button", name="No")  # JupyterLab's news prompt
     if news.count():
         news.first.click()
     n = cells.count()
+    code = page.locator(".jp-NotebookPanel .jp-CodeCell").count()
     cells.first.click()
     page.keyboard.press("Escape")  # command mode: Shift+Enter runs and moves on
     for _ in range(n):
@@ -111,8 +119,32 @@ def open_and_run(page, lab, notebook):
         ".some(e => e.textContent.includes('*'))",
         timeout=180_000,
     )
+    try:
+        page.wait_for_function(  # every code cell ran (numbered), or one raised (the rest won't)
+            "n => [...document.querySelectorAll('.jp-NotebookPanel .jp-CodeCell .jp-InputPrompt')]"
+            ".filter(e => /\\[\\d+\\]/.test(e.textContent)).length >= n"
+            " || !!document.querySelector('[data-mime-type=\"application/vnd.jupyter.error\"]')",
+            arg=code,
+            timeout=180_000,
+        )
+    except Exception:
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / f"{Path(notebook).stem}-not-run.png"))
+        raise
+    assert_no_errors(page)
+
+
+# JupyterLab renders a cell's exception as text (not always under the error MIME type).
+ERROR_TEXT = re.compile(r"Traceback \(most recent call last\)|^\w*Error\b", re.MULTILINE)
+
+
+def assert_no_errors(page):
+    """No output of any cell shows an exception."""
+    outputs = page.locator(".jp-OutputArea-output")
     errors = page.locator('[data-mime-type="application/vnd.jupyter.error"]')
+    shown = outputs.filter(has_text=ERROR_TEXT)
     assert errors.count() == 0, errors.first.inner_text()
+    assert shown.count() == 0, shown.first.inner_text()
 
 
 def launch_browser(p):
@@ -132,11 +164,12 @@ def test_quickstart_runs_in_a_real_browser(lab):
             open_and_run(page, lab, "01_quickstart.ipynb")
             page.get_by_text("finished", exact=True).first.wait_for(timeout=60_000)
 
-            # The live learning curve rendered points from the run.
+            # The live learning curve drew a line through the run's rows (lines, no markers).
             plot = page.locator(".js-plotly-plot").first
             plot.wait_for(timeout=30_000)
-            points = page.locator(".js-plotly-plot .scatterlayer .trace .points path")
-            assert points.count() >= 1
+            line = page.locator(".js-plotly-plot .scatterlayer .trace path.js-line").first
+            line.wait_for(timeout=30_000)
+            assert "L" in (line.get_attribute("d") or "")  # at least two points joined
 
             # Start and Stop respond: a long run starts from the form and stops on Stop.
             total = page.locator(".widget-text", has_text="total_steps").locator("input")
@@ -185,5 +218,10 @@ def test_viewer_draws_frames_and_hands_over_the_keyboard(lab):
             page.get_by_text("agent in control").first.wait_for(timeout=15_000)
             page.screenshot(path=str(ARTIFACTS / "watch_and_play.png"), full_page=True)
             page.locator(".jupyter-widgets button", has_text="Stop").last.click()
+            # Save video: a GIF of the agent is written beside the store, and the path shown.
+            page.get_by_role("button", name="Save video").first.click()
+            saved = page.locator(".widget-html", has_text=re.compile(r"saved .*\.gif"))
+            saved.first.wait_for(timeout=60_000)
+            assert Path(saved.first.locator("code").inner_text()).stat().st_size > 1000
         finally:
             browser.close()

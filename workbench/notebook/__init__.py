@@ -1,12 +1,15 @@
-"""Notebook views: live curves, a run launcher, a runs browser and an agent viewer.
+"""Notebook views: live curves, a run launcher, a runs browser, an agent viewer and a live
+sweep view with parameter importance.
 
 Importing this loads ipywidgets, plotly and anywidget; ``import workbench`` does not.
 The trainer never imports this package: views use ``launch()``, its handles and the store.
 """
 
 from workbench.notebook.browser import RunsBrowser, hyperparameter_correlations
-from workbench.notebook.curves import LiveCurves
+from workbench.notebook.curves import LiveCurves, seed_groups
+from workbench.notebook.importance import parameter_importance
 from workbench.notebook.launcher import Launcher
+from workbench.notebook.sweepview import SweepView
 from workbench.notebook.viewer import FrameCanvas, Viewer
 
 __all__ = [
@@ -14,6 +17,9 @@ __all__ = [
     "Launcher",
     "LiveCurves",
     "RunsBrowser",
+    "SweepView",
     "Viewer",
     "hyperparameter_correlations",
+    "parameter_importance",
+    "seed_groups",
 ]

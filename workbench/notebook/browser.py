@@ -1,5 +1,6 @@
 """Runs browser: the store's runs as a table filtered by a pandas query, selected runs
-overlaid in the live curves, and how each hyperparameter correlates with the score."""
+overlaid in the live curves (runs that differ only by seed as one mean with a min-max band),
+and how each hyperparameter correlates with the score."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from workbench import metrics as M
+from workbench.notebook.curves import seed_groups, store_line
 from workbench.ppo.config import TrainConfig
 from workbench.store import RunStore
 
@@ -52,6 +54,12 @@ class RunsBrowser:
         self.apply = W.Button(description="Filter", icon="filter")
         self.selection = W.SelectMultiple(rows=6, layout=W.Layout(width="520px"))
         self.overlay = W.Button(description="Overlay selected", icon="line-chart")
+        self.group_seeds = W.Checkbox(
+            value=True, description="group seeds (mean, min-max band)", indent=False
+        )
+        if curves is not None:  # one setting: the curves view draws the groups
+            W.link((self.group_seeds, "value"), (curves.group_toggle, "value"))
+            curves.show_store(self.store)
         self.table = W.HTML()
         self.message = W.HTML()
         self.chart = go.FigureWidget(
@@ -61,17 +69,20 @@ class RunsBrowser:
                 margin=dict(l=140, r=20, t=40, b=40),
                 title=f"Spearman correlation with final {target}",
                 xaxis=dict(range=[-1, 1]),
+                autosize=True,
             )
         )
+        self.chart._config = {"responsive": True}
         self.apply.on_click(lambda _: self.refresh())
         self.query.observe(lambda _: self.refresh(), names="value")  # on Enter / blur
         self.overlay.on_click(lambda _: self.overlay_selected())
         self.widget = W.VBox(
             [
+                store_line(self.store),
                 W.HBox([self.query, self.apply]),
                 self.message,
                 self.table,
-                W.HBox([self.selection, self.overlay]),
+                W.HBox([self.selection, W.VBox([self.overlay, self.group_seeds])]),
                 self.chart,
             ]
         )
@@ -114,11 +125,19 @@ class RunsBrowser:
         if self.curves is None:
             return
         names = self.runs["name"].value_counts()
+        rows, labels = {}, {}
         for run_id in self.selection.value:
-            row = self.runs[self.runs["id"] == run_id].iloc[0]
-            label = row["name"] if names[row["name"]] == 1 else f"{row['name']} ({run_id[-6:]})"
+            row = rows[run_id] = self.runs[self.runs["id"] == run_id].iloc[0]
+            labels[run_id] = (
+                row["name"] if names[row["name"]] == 1 else f"{row['name']} ({run_id[-6:]})"
+            )
+        groups = seed_groups({i: self.store.run(i)["config"] for i in rows}, labels)
+        for run_id, row in rows.items():
             self.curves.add_run(
-                label, self.store.curve(run_id), started_at=float(row["started_at"])
+                labels[run_id],
+                self.store.curve(run_id),
+                started_at=float(row["started_at"]),
+                group=groups.get(run_id),
             )
 
     def _repr_mimebundle_(self, **kwargs):

@@ -9,8 +9,10 @@ steady frame rate on a background thread.
 from __future__ import annotations
 
 import copy
+import html
 import threading
 import time
+from pathlib import Path
 
 import anywidget
 import ipywidgets as W
@@ -102,22 +104,32 @@ class FrameCanvas(anywidget.AnyWidget):
 
 
 def _resolve_policy(source, store=None):
-    """(policy, config, live_handle) from a checkpoint path, run id, RunHandle or Run."""
-    from workbench.ppo.run import Run, RunHandle, load_policy, resolve_checkpoint
-    from workbench.store import RunStore
-
-    if isinstance(source, RunHandle):
-        return None, source.config, source
-    if isinstance(source, Run):
-        return source.policy, source.config, None
-    path = str(source)
+    """(policy, config, live_handle, where, store_dir) from a checkpoint path, run id,
+    RunHandle or Run: ``where`` says, in HTML, what is played and from which store, and
+    ``store_dir`` is the folder of that store (the default store's for a bare checkpoint)."""
     import os
 
+    from workbench.ppo.run import Run, RunHandle, load_policy, resolve_checkpoint
+    from workbench.store import RunStore, default_path
+
+    def code(text) -> str:
+        return f"<code>{html.escape(str(text))}</code>"
+
+    if isinstance(source, RunHandle):
+        where = f"the live policy of run {code(source.run_id)}, store {code(source.store.path)}"
+        return None, source.config, source, where, source.store.path.parent
+    if isinstance(source, Run):
+        where = f"run {code(source.id)}, store {code(source.store.path)}"
+        return source.policy, source.config, None, where, source.store.path.parent
+    path = str(source)
+    where, folder = f"checkpoint {code(path)}", default_path().parent
     if not os.path.exists(path):
         store = store if isinstance(store, RunStore) else RunStore(store, create=False)
         path = resolve_checkpoint(path, store)[0]
+        where = f"run {code(source)}'s checkpoint {code(path)}, store {code(store.path)}"
+        folder = store.path.parent
     policy, cfg = load_policy(path)
-    return policy, cfg, None
+    return policy, cfg, None, where, folder
 
 
 class Viewer:
@@ -132,7 +144,8 @@ class Viewer:
         max_pixels: int = 120_000,
         scale: float | None = None,
     ):
-        self.policy, self.config, self.live = _resolve_policy(source, store)
+        self.policy, self.config, self.live, where, store_dir = _resolve_policy(source, store)
+        self.video_dir = Path(store_dir) / "videos"  # beside the store's checkpoints
         self.env = make(self.config.env, num_envs=1, seed=seed, **self.config.env_params)
         self.fps = fps
         self.keymap = {k: int(v) for k, v in facts(self.config.env).keymap.items()}
@@ -147,11 +160,19 @@ class Viewer:
         self.start_button = W.Button(description="Start", icon="play")
         self.stop_button = W.Button(description="Stop", icon="stop")
         self.status = W.HTML()
+        self.save_path = W.Text(
+            placeholder=f"{self.video_dir}/{self.config.env}-<time>.gif (or .mp4)",
+            layout=W.Layout(width="min(640px, 70%)"),
+        )
+        self.save_button = W.Button(description="Save video", icon="download")
+        self.save_message = W.HTML()
         self.start_button.on_click(lambda _: self.start())
         self.stop_button.on_click(lambda _: self.stop())
+        self.save_button.on_click(lambda _: self._save_clicked())
         help_keys = ", ".join(self.keymap) or "none"
         self.widget = W.VBox(
             [
+                W.HTML(f"<small>plays {where}</small>"),
                 W.HBox([self.start_button, self.stop_button, self.mode]),
                 W.HTML(
                     f"<small>play mode: click the picture, then use {help_keys}; the agent "
@@ -159,8 +180,11 @@ class Viewer:
                 ),
                 self.canvas,
                 self.status,
+                W.HBox([self.save_button, self.save_path], layout=W.Layout(align_items="center")),
+                self.save_message,
             ]
         )
+        self._save_thread: threading.Thread | None = None
         self.state = None
         self.gen = torch.Generator().manual_seed(seed)
         self.frames = 0
@@ -246,6 +270,42 @@ class Viewer:
         self._running.clear()
         if self._thread is not None:
             self._thread.join(timeout=2.0)
+
+    # -- saving a video --
+    def save(self, path=None, seconds: float = 10.0, seed: int = 0) -> Path:
+        """Record the agent playing one episode (at most ``seconds`` at ``fps``) in a fresh
+        copy of the env and save it as a GIF or MP4 at ``path`` (default: the path box, else
+        ``<video_dir>/<env>-<time>.gif``); returns the path. The picture above plays on."""
+        from workbench.video import record
+
+        path = path or self.save_path.value.strip()
+        if not path:
+            path = self.video_dir / f"{self.config.env}-{time.strftime('%Y%m%d-%H%M%S')}.gif"
+        policy = self._current_policy()
+        if policy is None:
+            raise ValueError("no policy yet: the run has not finished its first epoch")
+        policy = copy.deepcopy(policy).cpu()  # the viewer's own keeps playing meanwhile
+        max_frames = max(2, int(seconds * self.fps))
+        return record(policy, self.config, path, fps=self.fps, seed=seed, max_frames=max_frames)
+
+    def _save_clicked(self) -> None:
+        if self._save_thread is not None and self._save_thread.is_alive():
+            return
+        self.save_button.disabled = True
+        self.save_message.value = "<i>recording...</i>"
+        self._save_thread = threading.Thread(target=self._save_in_background, daemon=True)
+        self._save_thread.start()
+
+    def _save_in_background(self) -> None:
+        try:
+            path = self.save()
+            self.save_message.value = f"saved <code>{html.escape(str(path.resolve()))}</code>"
+        except (ValueError, ImportError, OSError) as e:  # a bad path, or no encoder: say so
+            self.save_message.value = (
+                f"<span style='color:#b00020'>Not saved: {html.escape(str(e))}</span>"
+            )
+        finally:
+            self.save_button.disabled = False
 
     def _repr_mimebundle_(self, **kwargs):
         return self.widget._repr_mimebundle_(**kwargs)
