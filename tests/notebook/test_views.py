@@ -9,10 +9,9 @@ import pytest
 
 import workbench
 from workbench import metrics as M
-from workbench.notebook import Launcher, LiveCurves, RunsBrowser, Viewer
+from workbench.notebook import Launcher, LiveCurves, RunCard, RunsBrowser, Viewer
 from workbench.notebook.browser import hyperparameter_correlations
 from workbench.notebook.curves import FitWidth, smooth
-from workbench.notebook.launcher import RunCard
 from workbench.store import RunStore
 
 FAST = dict(num_envs=32, bptt_horizon=16, minibatch_size=256, learning_rate=0.01)
@@ -171,6 +170,7 @@ def test_a_run_card_follows_its_run_and_disables_stop_when_it_ends(tmp_path):
     )
     card = RunCard(handle)
     try:
+        assert "snapshot" in handle._repr_html_()  # the plain repr says it will not move
         assert "[running]" in card.line.value and not card.stop_button.disabled
         deadline = time.time() + 60
         while time.time() < deadline and "steps/s" not in card.line.value:
@@ -185,6 +185,7 @@ def test_a_run_card_follows_its_run_and_disables_stop_when_it_ends(tmp_path):
         time.sleep(0.05)
     assert card.stop_button.disabled and "[stopped]" in card.line.value
     assert handle.run_id in card.line.value
+    assert "snapshot" not in handle._repr_html_()  # an ended run's card is simply true
 
 
 def test_every_view_says_which_store_it_reads(tmp_path):

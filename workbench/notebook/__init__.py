@@ -8,7 +8,7 @@ The trainer never imports this package: views use ``launch()``, its handles and 
 from workbench.notebook.browser import RunsBrowser, hyperparameter_correlations
 from workbench.notebook.curves import LiveCurves, seed_groups
 from workbench.notebook.importance import parameter_importance
-from workbench.notebook.launcher import Launcher
+from workbench.notebook.launcher import Launcher, RunCard
 from workbench.notebook.sweepview import SweepView
 from workbench.notebook.viewer import FrameCanvas, Viewer
 
@@ -16,6 +16,7 @@ __all__ = [
     "FrameCanvas",
     "Launcher",
     "LiveCurves",
+    "RunCard",
     "RunsBrowser",
     "SweepView",
     "Viewer",

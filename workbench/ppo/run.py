@@ -171,7 +171,7 @@ class RunHandle:
 
     def _repr_html_(self) -> str:
         row = self._latest or {}
-        return _card(
+        card = _card(
             self.run_id,
             self.config.env,
             self._status,
@@ -180,6 +180,14 @@ class RunHandle:
             row.get(M.env(M.SCORE)),
             str(self.error) if self.error else None,
         )
+        if self.done:
+            return card
+        # a repr is drawn once: say so, and where the live card is
+        note = (
+            "<div style='color:#666;font-size:90%'>a snapshot taken when this cell ran; "
+            "for a card that updates: <code>workbench.notebook.RunCard(handle)</code></div>"
+        )
+        return card + note
 
 
 def _card(run_id, env, status, steps, wall_time, score, error) -> str:
