@@ -153,3 +153,19 @@ def test_continuous_actions_train():
     t = trainer("breakout", num_envs=8, minibatch_size=128, env_params={"continuous": True})
     row = t.train_epoch()
     assert np.isfinite(row["losses/policy"]) and t.actions.dtype == torch.float32
+
+
+def test_update_phases_add_up_to_the_learn_timing():
+    t = trainer("memory", rnn=True, update_epochs=2)
+    row = t.train_epoch()
+    phases = t.timer.phases
+    assert all(phases[k] > 0 for k in ("advantage", "loss", "backward", "optimizer"))
+    learn = sum(phases[k] for k in ("learn", "advantage", "loss", "backward", "optimizer"))
+    assert row["timing/learn"] == pytest.approx(learn)
+    assert set(k for k in row if k.startswith("timing/")) == {
+        "timing/env",
+        "timing/forward",
+        "timing/copy",
+        "timing/learn",
+        "timing/misc",
+    }

@@ -5,6 +5,8 @@ wall-clock budget, per seed; reports wall-clock time and agent steps until the e
 metric first reaches each threshold (per-epoch mean, and the mean of the last 20+
 episodes), then
 evaluates the final policy on fresh episodes. Writes ``benchmarks/results/learn_<env>.json``.
+The process keeps freed memory and picks its torch threads by measurement, as
+``bench train`` does (a config's ``torch_threads`` wins).
 """
 
 from __future__ import annotations
@@ -15,10 +17,11 @@ import time
 from pathlib import Path
 
 from workbench import metrics as M
-from workbench.bench.common import print_table, write_result
+from workbench.bench.common import print_table, retain_freed_memory, write_result
 from workbench.envs.facts import facts
 from workbench.ppo.config import make_config
 from workbench.ppo.run import launch, run_eval
+from workbench.ppo.threads import best_torch_threads
 from workbench.runtime import torch_threads
 
 DEFAULT_THRESHOLDS = (M.PERF, (0.5, 0.9))  # for envs whose folder names none
@@ -59,7 +62,8 @@ def run(
     with tempfile.TemporaryDirectory() as tmp:
         for seed in seeds:
             cfg = make_config(name, seed=seed, eval_episodes=0, **overrides)
-            with torch_threads(cfg.torch_threads):
+            threads = cfg.torch_threads or best_torch_threads(cfg)
+            with torch_threads(threads), retain_freed_memory():
                 handle = launch(cfg, store=Path(tmp) / "learn.db")
                 handle.wait(seconds)
                 if not handle.done:
@@ -74,6 +78,7 @@ def run(
                 {
                     "seed": seed,
                     "status": finished.status,
+                    "torch_threads": threads,
                     M.WALL_TIME: float(curve[M.WALL_TIME].iloc[-1]),
                     M.AGENT_STEPS: int(curve[M.AGENT_STEPS].iloc[-1]),
                     "mean_sps": float(curve[M.AGENT_STEPS].iloc[-1] / curve[M.WALL_TIME].iloc[-1]),

@@ -1,20 +1,27 @@
-"""``python -m workbench bench train NAME [--device cuda]``: training steps/s and where it goes.
+"""``python -m workbench bench train NAME [--device cuda]``: training steps/s vs an honest bound.
 
 For each policy (MLP + LSTM, MLP only) and each size (``num_envs``), with the env's training
-config on ``--device``, in one process:
+config on ``--device``, in one process, epoch by epoch side by side:
 
 - end-to-end: wall-clock of whole epochs (rollout with the env, advantage, update);
-- env-only: ``env.step()`` with random actions on an env like the trainer's (same copies,
-  same threads), the bound the env sets;
-- policy-only bound: the same epoch's compute without the env: the rollout's forward
-  passes (policy step + sampling over every agent, for bptt_horizon steps) plus the
-  update (forward/backward/optimizer step over the batch) on the collected buffers;
-- copy share: the trainer's ``timing/copy`` phase over the epoch (buffer writes, and on a
-  GPU the host <-> device transfers); on CUDA its timer uses events, so run with
-  ``--profile`` for wall-clock phases.
+- honest bound: the same network in plain torch, never the trainer's code: a copy of the
+  policy's modules (actor and critic as one ``nn.Linear``, the best plain form), a plain
+  forward at the rollout batch for ``bptt_horizon`` steps, plus ``update_epochs`` x
+  ``num_minibatches`` plain forward/backward/``torch.optim.Adam`` steps on contiguous
+  minibatches of the collected observations (loss: the mean of the outputs; the LSTM runs
+  whole segments from their start states, with no episode starts). It leaves out the env,
+  sampling, copies, the advantage, the PPO loss's math and the optimizer's extra cost:
+  everything end-to-end / bound charges the trainer with;
+- per-phase shares of the end-to-end epoch: rollout forward, env, copies, advantage (with
+  priorities and segment sampling), loss (forward and PPO math), backward, optimizer
+  (clipping and steps), from the trainer's own timer;
+- env-only: ``env.step()`` with random actions on an env like the trainer's;
+- the optimizer's step: ms per step of the configured optimizer and of Adam on the policy.
 
-The ratio end-to-end / bound says how much the env, copies and bookkeeping cost. Results
-record the device model (the GPU's name, or the CPU's).
+Ratios come from one run, so machines of different speed compare. The process keeps freed
+memory (``retain_freed_memory``) and, unless the config sets ``torch_threads``, uses the
+thread count that runs the config's minibatch fastest (``best_torch_threads``). On CUDA the
+timer uses events, so run with ``--profile`` for wall-clock phases.
 
 A GPU-sized config: Breakout's ``env.toml`` holds its CPU training defaults, and a CPU-sized
 batch leaves a GPU idle, so ``--device cuda`` measures larger sizes (``GPU_SIZES``) with
@@ -24,22 +31,40 @@ batch leaves a GPU idle, so ``--device cuda`` measures larger sizes (``GPU_SIZES
 
 from __future__ import annotations
 
+import copy
 import statistics
 import time
 
 import torch
+from torch import nn
 
-from workbench import metrics as M
-from workbench.bench.common import cpu_model, print_table, summarize, write_result
+from workbench.bench.common import (
+    cpu_model,
+    print_table,
+    retain_freed_memory,
+    summarize,
+    write_result,
+)
 from workbench.bench.env import time_steps
 from workbench.envs import make as make_env
 from workbench.ppo.config import make_config
-from workbench.ppo.trainer import Trainer
+from workbench.ppo.threads import best_torch_threads
+from workbench.ppo.trainer import Trainer, build_optimizers
 from workbench.runtime import torch_threads
 
 GPU_SIZES = (1024, 4096, 8192)
 GPU_OVERRIDES = {"minibatch_size": 32768}
 ENV_SECONDS = 1.0
+# Shares of the end-to-end epoch, in table order: (row label, trainer timer key).
+PHASES = (
+    ("fwd", "forward"),
+    ("env", "env"),
+    ("copy", "copy"),
+    ("adv", "advantage"),
+    ("loss", "loss"),
+    ("bwd", "backward"),
+    ("opt", "optimizer"),
+)
 
 
 def _sync(device: torch.device) -> None:
@@ -52,17 +77,90 @@ def device_model(device: str) -> str:
     return torch.cuda.get_device_name(dev) if dev.type == "cuda" else cpu_model()
 
 
-@torch.no_grad()
-def _rollout_forward(t: Trainer) -> float:
-    pol = t.policy
-    state = pol.initial_state(t.env.num_agents, t.device)
-    _sync(t.device)
-    start = time.perf_counter()
-    for step in range(t.cfg.bptt_horizon):
-        out, _, state = pol.step(t.obs[:, step], state)
-        pol.head.sample(out, pol.log_std, t.gen)
-    _sync(t.device)
-    return time.perf_counter() - start
+class PlainNet:
+    """The trainer's network in plain torch: copies of its encoder and LSTM, actor and
+    critic fused into one ``nn.Linear``, ``torch.optim.Adam``: the honest bound's code."""
+
+    def __init__(self, t: Trainer):
+        pol = t.policy
+        self.encoder = copy.deepcopy(pol.encoder)
+        self.lstm = copy.deepcopy(pol.lstm) if pol.recurrent else None
+        dev, hidden = t.device, pol.hidden
+        if self.lstm is not None:
+            self.cell = nn.LSTMCell(hidden, hidden, device=dev)
+            with torch.no_grad():
+                for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
+                    getattr(self.cell, name).copy_(getattr(self.lstm, f"{name}_l0"))
+        self.head = nn.Linear(hidden, pol.head.out_dim + 1, device=dev)
+        with torch.no_grad():
+            self.head.weight.copy_(torch.cat([pol.actor.weight, pol.critic.weight]))
+            self.head.bias.copy_(torch.cat([pol.actor.bias, pol.critic.bias]))
+        params = [*self.encoder.parameters(), *self.head.parameters()]
+        if self.lstm is not None:
+            params += list(self.lstm.parameters())
+        self.opt = torch.optim.Adam(params, lr=1e-5)
+        self.t = t
+
+    @torch.no_grad()
+    def rollout_forward(self) -> None:
+        """The rollout's forward passes: every agent, ``bptt_horizon`` steps."""
+        t = self.t
+        n, horizon = t.obs.shape[:2]
+        state = (torch.zeros(n, t.policy.hidden, device=t.device),) * 2
+        for step in range(horizon):
+            x = self.encoder(t.obs[:, step])
+            if self.lstm is not None:
+                state = self.cell(x, state)
+                x = state[0]
+            self.head(x)
+
+    def update(self) -> None:
+        """``update_epochs`` x ``num_minibatches`` plain training steps."""
+        t, cfg = self.t, self.t.cfg
+        n, horizon = t.obs.shape[:2]
+        segs = cfg.minibatch_size // horizon
+        steps = cfg.update_epochs * cfg.num_minibatches()
+        for k in range(steps):
+            lo = k * segs % max(1, n - segs + 1)
+            obs = t.obs[lo : lo + segs]
+            x = self.encoder(obs.reshape(segs * horizon, *obs.shape[2:]))
+            if self.lstm is not None:
+                state = (t.h0[lo : lo + segs].unsqueeze(0), t.c0[lo : lo + segs].unsqueeze(0))
+                x = self.lstm(x.reshape(segs, horizon, -1), state)[0].reshape(segs * horizon, -1)
+            loss = self.head(x).mean()
+            self.opt.zero_grad(set_to_none=True)
+            loss.backward()
+            self.opt.step()
+
+
+def timed(fn, device: torch.device) -> tuple[float, float]:
+    """(wall-clock, process CPU) seconds of ``fn()``. On a shared core the CPU time is the
+    steadier measure of the work (the wall clock also counts other processes' slices)."""
+    _sync(device)
+    wall, cpu = time.perf_counter(), time.process_time()
+    fn()
+    _sync(device)
+    return time.perf_counter() - wall, time.process_time() - cpu
+
+
+def optimizer_step_ms(t: Trainer, repeats: int = 20) -> dict:
+    """Milliseconds per step of each optimizer kind on a copy of the policy (grads set)."""
+    out = {}
+    for kind in ("adam", "muon"):
+        pol = copy.deepcopy(t.policy)
+        for p in pol.parameters():
+            p.grad = torch.randn_like(p) * 1e-3
+        opts = build_optimizers(pol, t.cfg.replace(optimizer=kind))
+        for opt in opts:  # warm-up: state allocation
+            opt.step()
+        _sync(t.device)
+        start = time.perf_counter()
+        for _ in range(repeats):
+            for opt in opts:
+                opt.step()
+        _sync(t.device)
+        out[kind] = (time.perf_counter() - start) / repeats * 1e3
+    return out
 
 
 def _env_only(cfg) -> float:
@@ -83,30 +181,45 @@ def measure(name: str, rnn: bool, epochs: int, **overrides) -> dict:
     cfg = make_config(raw, minibatch_size=min(raw.minibatch_size, batch))
     t = Trainer(cfg)
     t.train_epoch()  # warm-up: allocator, thread pools, caches, compilation
-    e2e, bound, copy_share = [], [], []
+    plain = PlainNet(t)
+    plain.rollout_forward()
+    plain.update()
+    dev = t.device
+    e2e, fwd, upd = [], [], []  # (wall, cpu) seconds per epoch
+    shares = {label: [] for label, _ in PHASES}
     for _ in range(epochs):
-        _sync(t.device)
-        start = time.perf_counter()
-        row = t.train_epoch()
-        _sync(t.device)
-        e2e.append(batch / (time.perf_counter() - start))
-        timing = [v for k, v in row.items() if k.startswith(M.TIMING)]
-        copy_share.append(row[M.timing("copy")] / max(sum(timing), 1e-12))
-        fwd = _rollout_forward(t)
-        start = time.perf_counter()
-        t.update()
-        _sync(t.device)
-        bound.append(batch / (fwd + time.perf_counter() - start))
+        e2e.append(timed(t.train_epoch, dev))
+        phases = getattr(t.timer, "phases", {})
+        for label, key in PHASES:
+            shares[label].append(phases.get(key, float("nan")) / e2e[-1][0])
+        fwd.append(timed(plain.rollout_forward, dev))
+        upd.append(timed(plain.update, dev))
     t.env.close()
+    share = {label: statistics.median(v) for label, v in shares.items()}
+    bound = [(f[0] + u[0], f[1] + u[1]) for f, u in zip(fwd, upd, strict=True)]
+    # Each epoch against the bound measured right after it, then the median of those ratios.
+    pairs = list(zip(e2e, bound, strict=True))
+    ratio = [statistics.median(b[i] / e[i] for e, b in pairs) for i in (0, 1)]
     return {
         "rnn": rnn,
         "batch": batch,
         "agents": t.env.num_agents,
-        "end_to_end_sps": summarize(e2e),
+        "end_to_end_sps": summarize([batch / e[0] for e in e2e]),
         "env_only_sps": _env_only(cfg),
-        "bound_sps": summarize(bound),
-        "copy_share": statistics.median(copy_share),
-        "ratio": statistics.median(e2e) / statistics.median(bound),
+        "bound_sps": summarize([batch / b[0] for b in bound]),
+        "bound_seconds": {
+            "rollout_forward": statistics.median(f[0] for f in fwd),
+            "update": statistics.median(u[0] for u in upd),
+        },
+        "cpu_seconds": {
+            "end_to_end": statistics.median(e[1] for e in e2e),
+            "bound": statistics.median(b[1] for b in bound),
+        },
+        "shares": share,
+        "copy_share": share["copy"],
+        "ratio": ratio[0],
+        "ratio_cpu": ratio[1],
+        "optimizer_step_ms": optimizer_step_ms(t),
         "config": cfg.to_dict(),
     }
 
@@ -124,7 +237,8 @@ def run(
     if gpu:
         overrides = {**GPU_OVERRIDES, **overrides}
     sizes = sizes or (GPU_SIZES if gpu else (base.num_envs,))
-    with torch_threads(base.torch_threads):
+    threads = base.torch_threads or (1 if gpu else best_torch_threads(base))
+    with torch_threads(threads), retain_freed_memory():
         results = [
             measure(name, rnn, epochs, device=device, num_envs=n, **overrides)
             for rnn in (True, False)
@@ -140,17 +254,24 @@ def run(
             f"{r['end_to_end_sps']['spread']:.1%}",
             r["env_only_sps"],
             r["bound_sps"]["median"],
-            f"{r['copy_share']:.1%}",
             f"{r['ratio']:.1%}",
+            f"{r['ratio_cpu']:.1%}",
+            *(f"{r['shares'][label]:.1%}" for label, _ in PHASES),
+            f"{r['optimizer_step_ms'][r['config']['optimizer']]:.2g}/"
+            f"{r['optimizer_step_ms']['adam']:.2g}",
         ]
         for r in results
     ]
     print(
         f"train {name} on {device} ({model}): agent steps/s, median of {epochs} epochs, "
-        f"torch threads {torch.get_num_threads()}"
+        f"torch threads {torch.get_num_threads()}; bound: the same network in plain torch "
+        "(rollout forward + update_epochs x forward/backward/Adam per minibatch); "
+        "phases: shares of the end-to-end epoch; opt ms: the config's optimizer/Adam per step; "
+        "e2e/bound: median over epochs of each epoch's ratio, wall-clock and (cpu) process time"
     )
     headers = ["policy", "agents", "batch", "end-to-end", "spread", "env-only", "bound"]
-    print_table([*headers, "copy share", "e2e/bound"], rows)
+    shares = [label for label, _ in PHASES]
+    print_table([*headers, "e2e/bound", "(cpu)", *shares, "opt ms"], rows)
     write_result(
         f"train_{name}" + ("" if device == "cpu" else "_cuda"),
         {

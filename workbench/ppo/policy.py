@@ -44,6 +44,11 @@ class ActionHead:
         self.out_dim = sum(self.sizes)
         self.action_shape = () if isinstance(space, spaces.Discrete) else tuple(space.shape)
 
+    def _parts(self, out: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """The logits of each action part (``out`` itself for one part: a split costs a
+        Python call per rollout step)."""
+        return (out,) if len(self.sizes) == 1 else out.split(self.sizes, dim=-1)
+
     def noise(self, n: int, device, dtype=torch.float32, gen=None) -> list[torch.Tensor]:
         """The random draws :meth:`sample` uses for ``n`` rows, one tensor per action part.
 
@@ -70,7 +75,7 @@ class ActionHead:
                 out, log_std, action
             )
         actions, logps = [], []
-        for logits, u in zip(out.split(self.sizes, dim=-1), noise, strict=True):
+        for logits, u in zip(self._parts(out), noise, strict=True):
             logp = torch.log_softmax(logits, dim=-1)
             # Gumbel-max: argmax(logits + Gumbel noise) samples the categorical; u ~ Exp(1).
             a = (logp - u.log()).argmax(dim=-1)
@@ -88,7 +93,7 @@ class ActionHead:
             return lp.sum(-1)
         a = action.reshape(out.shape[0], -1).long()
         total = 0
-        for k, logits in enumerate(out.split(self.sizes, dim=-1)):
+        for k, logits in enumerate(self._parts(out)):
             logp = torch.log_softmax(logits, dim=-1)
             total = total + logp.gather(-1, a[:, k : k + 1]).squeeze(-1)
         return total
@@ -98,10 +103,22 @@ class ActionHead:
             ent = 0.5 + 0.5 * math.log(2 * math.pi) + log_std
             return ent.sum(-1).expand(out.shape[0])
         total = 0
-        for logits in out.split(self.sizes, dim=-1):
+        for logits in self._parts(out):
             logp = torch.log_softmax(logits, dim=-1)
             total = total - (logp.exp() * logp).sum(-1)
         return total
+
+    def logprob_entropy(self, out, log_std, action):
+        """(:meth:`logprob`, :meth:`entropy`), the same numbers, one log-softmax per part."""
+        if self.kind == "gaussian":
+            return self.logprob(out, log_std, action), self.entropy(out, log_std)
+        a = action.reshape(out.shape[0], -1).long()
+        logprob = entropy = 0
+        for k, logits in enumerate(self._parts(out)):
+            logp = torch.log_softmax(logits, dim=-1)
+            logprob = logprob + logp.gather(-1, a[:, k : k + 1]).squeeze(-1)
+            entropy = entropy - (logp.exp() * logp).sum(-1)
+        return logprob, entropy
 
 
 class Policy(nn.Module):
@@ -185,7 +202,12 @@ class Policy(nn.Module):
         return (z, z.clone())
 
     def decode(self, h: torch.Tensor):
-        return self.actor(h), self.critic(h).squeeze(-1)
+        # One matrix product for both heads: a backward product with 3 or 1 output columns
+        # (the actor's, the critic's) is several times slower per element on a CPU.
+        weight = torch.cat([self.actor.weight, self.critic.weight])
+        bias = torch.cat([self.actor.bias, self.critic.bias])
+        out = nn.functional.linear(h, weight, bias)
+        return out[:, :-1], out[:, -1]
 
     def step(self, obs: torch.Tensor, state):
         """One rollout step: (actor output, value, new state)."""
@@ -223,15 +245,16 @@ class Policy(nn.Module):
             if not cuts:
                 x, _ = self.lstm(x, (h, c))
             else:
-                pieces, lo = [], 0
-                for cut in [*cuts, t]:
-                    if cut > lo:
-                        if lo > 0:
-                            keep = (1.0 - starts[:, lo]).reshape(1, b, 1)
-                            h, c = h * keep, c * keep
-                        y, (h, c) = self.lstm(x[:, lo:cut], (h, c))
-                        pieces.append(y)
-                    lo = cut
+                # Split, not sliced: each slice's backward would fill a zero gradient of the
+                # whole input and add it up; a split's backward is one concatenation.
+                bounds = sorted({0, t, *(k for k in cuts if 0 < k < t)})
+                pieces = []
+                for lo, x_piece in zip(bounds, x.split(np.diff(bounds).tolist(), 1), strict=False):
+                    if lo > 0:
+                        keep = (1.0 - starts[:, lo]).reshape(1, b, 1)
+                        h, c = h * keep, c * keep
+                    y, (h, c) = self.lstm(x_piece, (h, c))
+                    pieces.append(y)
                 x = torch.cat(pieces, 1)
             x = x.reshape(b * t, -1)
         out, value = self.decode(x)

@@ -14,7 +14,6 @@ epoch. ``workbench.ppo.advantage`` picks the advantage and priority kernels for 
 
 from __future__ import annotations
 
-import itertools
 import math
 import os
 import time
@@ -29,6 +28,8 @@ from workbench import metrics as M
 from workbench.envs import make as make_env
 from workbench.ppo.advantage import compute_advantage, segment_priorities
 from workbench.ppo.config import TrainConfig
+from workbench.ppo.device import PhaseTimer, Staging
+from workbench.ppo.loss import ppo_loss
 from workbench.ppo.policy import Policy
 
 ALL = slice(None)  # every agent's rows
@@ -72,72 +73,6 @@ def sample_without_replacement(probs: torch.Tensor, k: int, gen) -> torch.Tensor
     q = torch.empty_like(probs).exponential_(1, generator=gen)
     torch.div(probs, q, out=q)
     return q.argmax(-1, keepdim=True) if k == 1 else q.topk(k).indices
-
-
-class _Timer:
-    """Seconds per phase (``metrics.TIMING_KEYS``) over an epoch, one ``lap(phase)`` at a time.
-
-    CPU: wall clock between laps. CUDA queues work asynchronously, so a lap records a CUDA
-    event instead and the gaps between events are read once, in ``reset()``: time on the
-    GPU's stream, which includes the host's time wherever the GPU waited for it. With
-    ``profile`` a lap synchronizes instead: exact wall-clock phases, but the GPU stalls.
-    """
-
-    def __init__(self, device: torch.device, profile: bool = False):
-        cuda = device.type == "cuda"
-        self.events, self.sync = cuda and not profile, cuda and profile
-        self.totals = dict.fromkeys(M.TIMING_KEYS, 0.0)
-        self.start()
-
-    def start(self) -> None:
-        self.last = time.perf_counter()
-        if self.events:
-            self.marks = [(None, self._event())]
-
-    def _event(self):
-        event = torch.cuda.Event(enable_timing=True)
-        event.record()
-        return event
-
-    def lap(self, key: str) -> None:
-        if self.events:
-            self.marks.append((key, self._event()))
-            return
-        if self.sync:
-            torch.cuda.synchronize()
-        now = time.perf_counter()
-        self.totals[key] += now - self.last
-        self.last = now
-
-    def reset(self) -> dict:
-        if self.events:
-            self.marks[-1][1].synchronize()
-            for (_, a), (key, b) in itertools.pairwise(self.marks):
-                self.totals[key] += a.elapsed_time(b) / 1000.0
-            self.marks = self.marks[-1:]
-        out, self.totals = self.totals, dict.fromkeys(M.TIMING_KEYS, 0.0)
-        return out
-
-
-class _Staging:
-    """Host rows to the device through a pinned buffer, without blocking the host (CUDA).
-
-    The buffer is rewritten only once the copy out of it has finished (an event, nearly
-    always passed already: each step's read of the actions waits for earlier copies).
-    """
-
-    def __init__(self, shape, dtype, device: torch.device):
-        self.pinned = torch.empty(shape, dtype=dtype, pin_memory=True)
-        self.copied = torch.cuda.Event()
-        self.device = device
-
-    def __call__(self, host: torch.Tensor, rows: slice) -> torch.Tensor:
-        self.copied.synchronize()
-        buf = self.pinned[rows]
-        buf.copy_(host)
-        out = buf.to(self.device, non_blocking=True)
-        self.copied.record()
-        return out
 
 
 def merge_log(acc: dict, log: dict, weight: float = 1.0) -> None:
@@ -224,9 +159,9 @@ class Trainer:
         self._staging = {}
         if dev.type == "cuda":
             self._staging = {
-                "obs": _Staging(self._obs_view.shape, self._obs_view.dtype, dev),
-                "rewards": _Staging((n,), torch.float32, dev),
-                "dones": _Staging((n,), torch.float32, dev),
+                "obs": Staging(self._obs_view.shape, self._obs_view.dtype, dev),
+                "rewards": Staging((n,), torch.float32, dev),
+                "dones": Staging((n,), torch.float32, dev),
             }
         self._halves = self._split_halves(env) if cfg.double_buffer else None
         if self._halves:
@@ -244,7 +179,7 @@ class Trainer:
         self.next_start = torch.zeros(n, device=dev)
         self.agent_steps = 0
         self.epoch = 0
-        self.timer = _Timer(self.device, cfg.profile)
+        self.timer = PhaseTimer(self.device, cfg.profile)
         self._env_log: dict = {}
 
     @staticmethod
@@ -274,6 +209,9 @@ class Trainer:
             self.h0.copy_(self.state[0])
             self.c0.copy_(self.state[1])
         self._any_start[:] = False
+        # The whole rollout's sampling noise in one draw (per step it costs a call each).
+        n, horizon = self.env.num_agents, self.cfg.bptt_horizon
+        self._noise_block = pol.head.noise(horizon * n, self.device, torch.float32, self.gen)
         self.timer.lap("misc")
         collect = self._rollout_double_buffered if self._halves else self._rollout_serial
         if not collect(stop):
@@ -290,7 +228,7 @@ class Trainer:
         for t in range(self.cfg.bptt_horizon):
             if stop is not None and stop.is_set():
                 return False
-            self._act(t, ALL, self._noise())
+            self._act(t, ALL, self._noise(t))
             _, _, _, _, info = env.step(env.actions)
             self.timer.lap("env")
             if info:
@@ -303,8 +241,8 @@ class Trainer:
         half's policy step. Per half the order is the serial one (act, env step, record).
 
         Bit-identical to the serial rollout: every copy's env trajectory for the same
-        actions, and the sampling noise (drawn for all agents once per step, each half
-        using its rows, so the generator advances as in serial). Not guaranteed identical:
+        actions, and the sampling noise (drawn for the whole rollout at its start, each
+        half using its rows of each step, as in serial). Not guaranteed identical:
         the policy's outputs, computed on half batches, whose matrix products may round
         differently from full-batch ones (kernels can depend on the batch size); a rounding
         difference can, rarely, flip a sampled action, after which trajectories differ.
@@ -314,7 +252,7 @@ class Trainer:
             for t in range(horizon + 1):
                 if t < horizon and stop is not None and stop.is_set():
                     return False
-                noise = self._noise() if t < horizon else None
+                noise = self._noise(t) if t < horizon else None
                 for h, (rows, slices) in enumerate(self._halves):
                     if pending[h] is not None:
                         pending[h].result()  # this half's env step t - 1
@@ -328,8 +266,10 @@ class Trainer:
             futures.wait([f for f in pending if f is not None])
         return True
 
-    def _noise(self) -> list[torch.Tensor]:
-        return self.policy.head.noise(self.env.num_agents, self.device, torch.float32, self.gen)
+    def _noise(self, t: int) -> list[torch.Tensor]:
+        """Step t's rows of the rollout's noise: every agent's draws for that step."""
+        n = self.env.num_agents
+        return [z[t * n : (t + 1) * n] for z in self._noise_block]
 
     def _upload(self, name: str, host: torch.Tensor, rows: slice) -> torch.Tensor:
         """``host`` (rows of an env buffer) on the device: itself on the CPU."""
@@ -450,6 +390,7 @@ class Trainer:
             mb_adv = (mb_adv - mb_adv.mean()) / (mb_adv.std() + 1e-8) * imp[:, None]
             for opt in self.optimizers:
                 opt.zero_grad(set_to_none=True)
+            self.timer.lap("advantage")
             loss_total = torch.zeros((), dtype=torch.float64, device=dev)
             for lo in range(0, mb_segs, micro_segs):
                 part = slice(lo, min(lo + micro_segs, mb_segs))
@@ -463,9 +404,10 @@ class Trainer:
                     f"loss is {float(loss_total)} at epoch {self.epoch}, minibatch {k}: lower "
                     f"learning_rate (now {cfg.learning_rate}) or max_grad_norm"
                 )
-            torch.nn.utils.clip_grad_norm_(pol.parameters(), cfg.max_grad_norm)
+            torch.nn.utils.clip_grad_norm_(pol.parameters(), cfg.max_grad_norm, foreach=True)
             for opt in self.optimizers:
                 opt.step()
+            self.timer.lap("optimizer")
         ret = self.advantages + values
         var = ret.var()
         explained = torch.where(var > 0, 1 - (ret - values).var() / var, 0.0)
@@ -486,31 +428,23 @@ class Trainer:
         m, horizon = adv.shape
         state = (self.h0[idx], self.c0[idx]) if pol.recurrent else None
         with torch.autocast(self.device.type, torch.bfloat16, enabled=cfg.bf16):
-            out, new_values = pol.forward_sequence(self.obs[idx], state, self.starts[idx], cuts)
+            starts = self.starts[idx] if pol.recurrent else None
+            out, new_values = pol.forward_sequence(self.obs[idx], state, starts, cuts)
         out, new_values = out.float(), new_values.float()
         actions = self.actions[idx].reshape(m * horizon, *self.actions.shape[2:])
-        new_logp = pol.head.logprob(out, pol.log_std, actions).reshape(m, horizon)
-        entropy = pol.head.entropy(out, pol.log_std).reshape(m, horizon)
-        logratio = new_logp - self.logprobs[idx]
-        ratio = logratio.exp()
-        pg = torch.max(-adv * ratio, -adv * ratio.clamp(1 - cfg.clip_coef, 1 + cfg.clip_coef))
-        old_v = self.values[idx, :-1]
-        v_clipped = old_v + (new_values - old_v).clamp(-cfg.vf_clip_coef, cfg.vf_clip_coef)
-        v_loss = 0.5 * torch.max((new_values - ret) ** 2, (v_clipped - ret) ** 2)
-        loss = pg.mean() + cfg.vf_coef * v_loss.mean() - cfg.ent_coef * entropy.mean()
-        (loss * fraction).backward()
+        new_logp, entropy = pol.head.logprob_entropy(out, pol.log_std, actions)
+        new_logp, entropy = new_logp.reshape(m, horizon), entropy.reshape(m, horizon)
+        old_values = self.values[idx, :-1]
+        loss, stats, ratio = ppo_loss(
+            new_logp, entropy, new_values, self.logprobs[idx], adv, ret, old_values, cfg
+        )
         with torch.no_grad():
-            self.ratio[idx] = ratio.float()
-            parts = [
-                loss,
-                pg.mean(),
-                v_loss.mean(),
-                entropy.mean(),
-                ((ratio - 1) - logratio).mean(),
-                ((ratio - 1).abs() > cfg.clip_coef).float().mean(),
-                ratio.mean(),
-            ]
-            return torch.stack(parts).double() * fraction
+            self.ratio[idx] = ratio
+            stats = stats.double() * fraction
+        self.timer.lap("loss")
+        (loss * fraction).backward()
+        self.timer.lap("backward")
+        return stats
 
     # -- one epoch --
     def train_epoch(self, stop=None) -> dict | None:
