@@ -8,7 +8,7 @@ import textwrap
 import numpy as np
 import pytest
 
-from workbench.bench import sweep
+from workbench.bench import sweep, sweep_peers
 from workbench.bench.sweep_problems import (
     Curve,
     Problem,
@@ -58,9 +58,9 @@ def test_default_run_is_inside_the_space_feasible_and_finishes():
 
 
 def test_constraint_region_is_infeasible_and_rejected_at_start_up():
-    bad = rl(minibatch_size=8192, num_envs=16, bptt_horizon=64)  # 8192 > 16 * 64
+    bad = rl(minibatch_size=2048, num_envs=64, bptt_horizon=16)  # 2048 > 64 * 16
     assert not RL.feasible(bad)
-    assert RL.feasible(rl(minibatch_size=1024, num_envs=16, bptt_horizon=64))
+    assert RL.feasible(rl(minibatch_size=1024, num_envs=64, bptt_horizon=16))
     curve = RL.evaluate(bad, np.random.default_rng(0))
     assert curve.error == "constraint"
     assert curve.cost == RL.crash_cost
@@ -73,7 +73,7 @@ def test_constraint_region_is_infeasible_and_rejected_at_start_up():
 
 
 def test_out_of_memory_fails_at_once_at_tiny_cost():
-    oom = rl(hidden_size=512, num_envs=256, bptt_horizon=64)  # 2**23 > 2**22
+    oom = rl(hidden_size=512, num_envs=256, bptt_horizon=128)  # 2**24 > 2**23
     assert RL.feasible(oom)
     curve = RL.evaluate(oom, np.random.default_rng(0))
     assert curve.error == "oom"
@@ -84,7 +84,8 @@ def test_out_of_memory_fails_at_once_at_tiny_cost():
 
 
 def test_learning_rate_too_high_turns_nan_partway_and_costs_what_it_ran():
-    hot = rl(learning_rate=1.6e-2)  # above 4x the optimum for hidden_size 128
+    # above 3x the best rate for this network and minibatch (6.5e-3)
+    hot = rl(learning_rate=9e-3, hidden_size=256, total_steps=3e7)
     curve = RL.evaluate(hot, np.random.default_rng(0))
     assert curve.error == "nan"
     *ok, (frac, cost, score) = curve.points
@@ -97,7 +98,7 @@ def test_learning_rate_too_high_turns_nan_partway_and_costs_what_it_ran():
     short = {**hot, "total_steps": frac * hot["total_steps"] * 0.9}
     assert math.isfinite(RL.true_score(short))
     # further above the limit diverges sooner
-    hotter = RL.evaluate(rl(learning_rate=4e-2), np.random.default_rng(0))
+    hotter = RL.evaluate({**hot, "learning_rate": 1e-2}, np.random.default_rng(0))
     assert hotter.error == "nan" and hotter.points[-1][0] < frac
 
 
@@ -147,13 +148,20 @@ def test_optimum_is_not_at_a_corner_and_the_front_trades_cost_for_score():
     # the best score costs several default runs, and half of it is reached far cheaper
     default_cost = RL.true_cost(DEFAULT)
     assert cost[-1] > 2 * default_cost
-    assert cost[np.argmax(score >= 0.5 * score.max())] < 0.3 * default_cost
+    assert cost[np.argmax(score >= 0.5 * score.max())] < 0.5 * default_cost
+    # and the default run is a sensible start, well below the front at its cost
+    at_default = score[np.searchsorted(cost, default_cost) - 1]
+    assert 0.2 < RL.true_score(DEFAULT) < 0.6 * at_default
     # around the best point, moving the learning rate either way scores lower
     p = RL.true_front_params()[-1]
     assert RL.true_score(p) == pytest.approx(score[-1])
     for factor in (0.5, 2.0):
         assert RL.true_score({**p, "learning_rate": p["learning_rate"] * factor}) < RL.true_score(p)
-    assert 16 < p["hidden_size"] < 512
+    assert 64 < p["hidden_size"] < 512
+    # the best run is not at a corner: only its length sits at a bound of the space
+    u = encode(RL.space, p)
+    at_bound = [name for name, x in zip(RL.space, u, strict=True) if min(x, 1 - x) < 0.1]
+    assert at_bound == ["total_steps"]
 
 
 # ---- the true fronts and the hypervolume ---------------------------------------------------
@@ -216,6 +224,24 @@ def test_true_fronts_are_non_dominated_and_unbeaten_by_random_points():
         hv_both = hypervolume(np.log(both[:, 0]), both[:, 1], ref)
         assert hv_both <= hv_front * (1 + 1e-3)
         assert sweep.hv_ratio(problem, front.tolist()) == pytest.approx(1.0)
+
+
+def test_rl_true_front_is_unbeaten_by_local_search_around_it():
+    # the front is computed on grids: moves of every parameter from its points (the
+    # learning rate included) must not find a meaningfully better run
+    rng = np.random.default_rng(11)
+    units = np.array([encode(RL.space, p) for p in RL.true_front_params()])
+    parents = units[rng.integers(len(units), size=20_000)]
+    move = rng.random(parents.shape) < 0.3
+    child = np.clip(parents + move * rng.normal(0, 0.03, parents.shape), 0, 1 - 1e-9)
+    cols = decode(RL.space, child)
+    cost, score = RL._scored(cols)
+    score = np.where(RL.feasible(cols), score, np.nan)
+    front = RL.true_front()
+    both_cost = np.concatenate([front[:, 0], cost])
+    both_score = np.concatenate([front[:, 1], score])
+    hv_both = hypervolume(np.log(both_cost), both_score, RL.reference())
+    assert hv_both <= RL.true_hypervolume() * (1 + 2e-3)
 
 
 def test_unit_encoding_round_trips():
@@ -290,37 +316,39 @@ def test_optuna_space_mapping():
     optuna = pytest.importorskip("optuna")
     fixed = optuna.trial.FixedTrial(
         {
-            "total_steps": 1e6,
+            "total_steps": 1e7,
             "learning_rate": 1e-3,
             "logit(gamma)": math.log(0.99 / 0.01),
             "ent_coef": 0.01,
             "log2(hidden_size)": 7,
-            "log2(num_envs)": 5,
+            "log2(num_envs)": 8,
             "log2(bptt_horizon)": 4,
-            "log2(minibatch_size)": 9,
+            "log2(minibatch_size)": 11,
             "update_epochs": 3,
         }
     )
-    p = sweep._optuna_params(fixed, RL.space)
+    p = sweep_peers._optuna_params(fixed, RL.space)
     assert p["gamma"] == pytest.approx(0.99)
     assert (p["hidden_size"], p["num_envs"], p["bptt_horizon"], p["minibatch_size"]) == (
         128,
-        32,
+        256,
         16,
-        512,
+        2048,
     )
     assert in_space(RL.space, p)
 
 
 def test_a_missing_peer_is_skipped_not_a_crash(monkeypatch, tmp_path):
-    real = sweep.importlib.util.find_spec
+    real = sweep_peers.importlib.util.find_spec
     monkeypatch.setattr(
-        sweep.importlib.util, "find_spec", lambda name: None if name == "optuna" else real(name)
+        sweep_peers.importlib.util,
+        "find_spec",
+        lambda name: None if name == "optuna" else real(name),
     )
-    assert sweep.availability("tpe", None).startswith("skipped")
-    assert sweep.availability("random", None) is None
-    assert "--protein" in sweep.availability("protein", None)
-    assert "cannot load" in sweep.availability("protein", str(tmp_path / "nope.py"))
+    assert sweep_peers.availability("tpe", None).startswith("skipped")
+    assert sweep_peers.availability("random", None) is None
+    assert "--protein" in sweep_peers.availability("protein", None)
+    assert "cannot load" in sweep_peers.availability("protein", str(tmp_path / "nope.py"))
 
 
 FAKE_PROTEIN = '''
@@ -359,7 +387,7 @@ class Protein:
 def test_protein_is_loaded_by_path_and_driven_through_its_api(tmp_path):
     path = tmp_path / "sweep.py"
     path.write_text(textwrap.dedent(FAKE_PROTEIN))
-    assert sweep.availability("protein", str(path)) is None
+    assert sweep_peers.availability("protein", str(path)) is None
     r = sweep.run_one(
         {
             "problem": "zdt1",
