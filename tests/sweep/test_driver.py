@@ -54,7 +54,7 @@ TINY = {
     },
     "space": {
         "learning_rate": {"kind": "log", "min": 1e-3, "max": 0.1},
-        "total_steps": {"kind": "log", "min": 4096, "max": 32768},
+        "total_steps": {"kind": "log", "min": 8192, "max": 65536},
         "bomb": {"kind": "categorical", "values": [1, 0]},  # the centre, tried first, fails
     },
 }
@@ -74,7 +74,8 @@ def test_a_tiny_real_sweep_records_trials_prunes_and_survives_a_failure(tmp_path
     pruned = next(r for r in seen if r["status"] == "pruned")
     assert pruned["reason"].startswith(("cost cap", "below the quantile line"))
     assert len(RunStore(db).curve(pruned["run_id"])) >= 1  # a pruned trial keeps its curve
-    # The cap is hard: no trial ran past it by more than one epoch (512 steps).
+    # The cap is hard: no trial ran past it by more than one epoch (512 steps). (The design
+    # tries lengths up to the space's center, 23,170 steps here, so some trials reach it.)
     assert all(r["cost"] <= 12_000 + 512 for r in seen if r["cost"] == r["cost"])
     # Curve points entered as shorter runs: same parameters, fewer steps, cheaper.
     obs = RunStore(db).observations(handle.id)

@@ -1,6 +1,7 @@
 """Candidate generation and the acquisition's pieces: candidates that pass the filter really
-satisfy the constraints, the design starts at the center, the cost deck spreads, and log EI is
-right and stable."""
+satisfy the constraints, the design starts at the center, log EI is right and stable, the
+expected hypervolume improvement of a predicted curve matches a Monte Carlo estimate, and a
+trial's curve points sit at the fractions of its length."""
 
 import math
 
@@ -12,12 +13,12 @@ from tests.sweep.problems import RL_CONSTRAINTS, RL_SPACE
 from workbench.sweep.constraints import Constraints
 from workbench.sweep.space import Space
 from workbench.sweep.suggest import (
-    DECK,
     NoFeasiblePoint,
-    cost_target,
+    curve_units,
     design,
     feasible_mask,
     local_candidates,
+    log_expected_hvi,
     log_expected_improvement,
     rejection_sample,
 )
@@ -95,16 +96,6 @@ def test_design_starts_at_the_center_then_fills_the_scale_window():
     assert not np.array_equal(design(space, seed=4, n=64), pts)
 
 
-def test_cost_deck_deals_every_band_once_per_round_plus_a_wildcard():
-    for rnd in range(5):
-        cards = [cost_target(7, rnd * (DECK + 1) + i) for i in range(DECK + 1)]
-        assert cards.count(None) == 1
-        bands = sorted(math.floor(c * DECK) for c in cards if c is not None)
-        assert bands == list(range(DECK))
-    assert cost_target(7, 3) == cost_target(7, 3)
-    assert [cost_target(7, i) for i in range(12)] != [cost_target(8, i) for i in range(12)]
-
-
 def test_log_expected_improvement_matches_the_formula_and_survives_the_tail():
     mu = np.array([0.0, 1.0, -1.0, 0.3])
     sd = np.array([1.0, 0.5, 2.0, 0.1])
@@ -117,3 +108,80 @@ def test_log_expected_improvement_matches_the_formula_and_survives_the_tail():
     # continuous where the tail formula takes over
     a, b = log_expected_improvement(np.array([-5.999, -6.001]), np.ones(2), 0.0)
     assert abs(a - b) < 0.02
+
+
+def monte_carlo_hvi(mu, sd, log_cost, front_x, front_y, ref, floor, rng, samples=4000):
+    """E[area between a sampled curve's step function and the front's], on a fine grid:
+    an estimate written independently of the piecewise formula."""
+    x = np.maximum.accumulate(log_cost)
+    grid = np.linspace(x[0], ref, 4001)
+    mid, dx = (grid[1:] + grid[:-1]) / 2, np.diff(grid)
+    front = np.array(
+        [
+            max([floor, *(fy for fx, fy in zip(front_x, front_y, strict=True) if fx <= g)])
+            for g in mid
+        ]
+    )
+    holder = np.searchsorted(x, mid, side="right") - 1  # the curve point holding at each x
+    y = mu + sd * rng.standard_normal((samples, len(mu)))
+    gain = np.maximum(y[:, holder] - front, 0.0) @ dx
+    return gain.mean(), gain.std() / math.sqrt(samples)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 5])  # 5: the last point lies past ref
+def test_log_expected_hvi_matches_a_monte_carlo_estimate(seed):
+    rng = np.random.default_rng(seed)
+    front_x = np.sort(rng.uniform(0.0, 3.0, size=4))
+    front_y = np.sort(rng.normal(size=4))
+    log_cost = np.sort(rng.uniform(-0.5, 3.5, size=3))  # the last point may pass the front
+    mu = np.sort(rng.normal(size=3)) + 1.0
+    sd = rng.uniform(0.1, 0.8, size=3)
+    ref, floor = 3.2, float(front_y.min()) - 0.5
+    got = np.exp(log_expected_hvi(mu[None], sd[None], log_cost[None], front_x, front_y, ref, floor))
+    want, err = monte_carlo_hvi(mu, sd, log_cost, front_x, front_y, ref, floor, rng)
+    assert want > 0.01
+    assert abs(got[0] - want) < 4 * err + 0.002 * want  # a grid of 4,000 cells: ~1e-3 bias
+
+
+def test_log_expected_hvi_of_a_sure_curve_is_its_area_above_the_front():
+    front_x, front_y = np.array([0.0, 1.0]), np.array([0.0, 1.0])
+    mu = np.array([[0.5, 2.0]])
+    sd = np.full((1, 2), 1e-6)
+    cost = np.array([[0.5, 1.5]])
+    # point 0 holds on [0.5, 1.5) over the front at 0 then 1: 0.5 x 0.5 (it is below 1 after
+    # x = 1); point 1 holds on [1.5, 2) over the front at 1: 0.5 x 1
+    got = np.exp(log_expected_hvi(mu, sd, cost, front_x, front_y, ref_x=2.0, floor=-1.0))
+    np.testing.assert_allclose(got, [0.25 + 0.5], rtol=1e-4)
+    # points masked out hold nowhere; points past the reference add nothing
+    masked = np.exp(
+        log_expected_hvi(mu, sd, cost, front_x, front_y, 2.0, -1.0, expected=[[False, True]])
+    )
+    np.testing.assert_allclose(masked, [0.5], rtol=1e-4)
+    past = log_expected_hvi(mu, sd, cost + 5.0, front_x, front_y, ref_x=2.0, floor=-1.0)
+    assert past[0] == -np.inf
+    # more score, more improvement; a curve under the front still has a finite log value
+    lower = log_expected_hvi(mu - 0.3, sd + 0.1, cost, front_x, front_y, 2.0, -1.0)
+    under = log_expected_hvi(mu - 5.0, sd + 0.1, cost, front_x, front_y, 2.0, -1.0)
+    assert np.log(got[0]) > lower[0] > under[0] > -np.inf
+
+
+def test_curve_points_sit_at_fractions_of_the_length_and_none_below_the_shortest_seen():
+    space = Space(
+        {
+            "lr": {"kind": "log", "min": 1e-4, "max": 1e-1},
+            "total_steps": {"kind": "log", "min": 1e5, "max": 1e7},
+        }
+    )
+    u = space.to_unit_many([{"lr": 1e-3, "total_steps": 4e6}, {"lr": 1e-2, "total_steps": 2e5}])
+    curve, expected = curve_units(
+        space, u, 1, (0.25, 0.5, 1.0), shortest=space.to_unit({"lr": 1e-3, "total_steps": 1.5e5})[1]
+    )
+    assert curve.shape == (2, 3, 2)
+    np.testing.assert_array_equal(curve[:, :, 0], np.repeat(u[:, :1], 3, axis=1))
+    steps = [[space.from_unit(p)["total_steps"] for p in row] for row in curve]
+    np.testing.assert_allclose(steps, [[1e6, 2e6, 4e6], [1e5, 1e5, 2e5]], rtol=1e-6)
+    # 2e5 x 0.25 is below the space (clipped to 1e5) and below the shortest run seen
+    np.testing.assert_array_equal(expected, [[True, True, True], [False, False, True]])
+    # no length parameter: the trial is its only point
+    single, everywhere = curve_units(space, u, None, (0.5, 1.0))
+    assert single.shape == (2, 1, 2) and everywhere.all()

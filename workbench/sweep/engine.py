@@ -49,7 +49,6 @@ from workbench.sweep.stopping import should_prune
 from workbench.sweep.suggest import (
     UPPER_Z,
     NoFeasiblePoint,
-    cost_target,
     design,
     feasible_mask,
     local_candidates,
@@ -112,6 +111,7 @@ class Sweeper:
         stop_min_finished: int = 20,
         stop_min_fraction: float = 0.25,
         score_warp: str = "robust",
+        length: str | None = "total_steps",
     ):
         self.space = space if isinstance(space, Space) else Space(space)
         self.fixed = dict(fixed or {})
@@ -136,6 +136,8 @@ class Sweeper:
             min_finished=stop_min_finished,
             min_fraction=stop_min_fraction,
         )
+        self.length = length if length in self.space.names else None
+        self._length_index = None if self.length is None else self.space.names.index(length)
         self._rows: list[dict] = []
         self._units: list[np.ndarray] = []
         self._pending: dict[tuple, np.ndarray] = {}
@@ -347,8 +349,12 @@ class Sweeper:
                 success=models["success"],
                 X_ok=models["X_ok"],
                 log_cost_ok=models["log_cost_ok"],
-                target=cost_target(self.seed, k - self.n_initial),
                 max_cost=self.max_cost,
+                length=self._length_index,
+                fractions=self._fractions(),
+                shortest=float(models["X_ok"][:, self._length_index].min())
+                if self._length_index is not None
+                else -np.inf,
             )
         self.n_suggested = k + 1
         params = self.space.from_unit(u)
@@ -358,9 +364,36 @@ class Sweeper:
             )
         return params
 
+    def _fractions(self) -> tuple:
+        """The fractions of a trial's length at which it reports curve points, read off the
+        history: observations equal but for the length are one trial's curve."""
+        if self._length_index is None:
+            return (1.0,)
+        name = self.length
+        groups: dict[tuple, list[float]] = {}
+        for r in self._rows:
+            rest = _key({k: v for k, v in r["params"].items() if k != name})
+            groups.setdefault(rest, []).append(float(r["params"][name]))
+        seen = []
+        for lengths in groups.values():
+            top = max(lengths)
+            if len(lengths) > 1 and top > 0:
+                seen += [v / top for v in lengths if v < top]
+        if not seen:
+            return (1.0,)
+        fracs = np.unique(np.round(seen, 2))
+        if len(fracs) > 8:
+            fracs = np.unique(np.quantile(fracs, np.linspace(0, 1, 8)).round(2))
+        return (*(float(f) for f in fracs if 0 < f < 1), 1.0)
+
     def _design_point(self, k: int, rng: np.random.Generator) -> np.ndarray:
         if self._design is None:
             pts = design(self.space, self.seed)
+            if self._length_index is not None:
+                # explore at shorter lengths first: cheaper, and the curve points of a long
+                # run of a good configuration come later
+                j = self._length_index
+                pts[1:, j] = self.space.snap(pts)[1:, j] * pts[0, j]
             self._design = pts[feasible_mask(self.space, self.constraints, pts)]
         pts = self._design
         if not len(pts):

@@ -6,32 +6,40 @@ for a seed), skipping infeasible points.
 
 After that, each suggestion:
 
-1. draws a target log-cost from a deck: the cost range is cut into ``DECK`` evenly spaced
-   targets plus one wildcard (no target), shuffled per round, so consecutive suggestions spread
-   along the front instead of piling onto the longest, best-scoring runs;
-2. generates candidates: Gaussian steps (several widths, scaled per dimension by ``scale``) from
-   the front, the best runs and the best runs near the target cost, each step moving a few
-   dimensions at a time so a feasible parent's children mostly stay feasible; single-dimension
-   re-draws of the same parents (the best configuration, trained longer or shorter); plus
-   uniform ones;
-3. keeps the feasible ones (constraints; rejection sampling over the whole space if too few)
-   and those whose predicted cost, at its 90% upper quantile, is within ``max_cost``;
-4. scores them by log expected improvement of the warped score over the front at the
-   candidate's predicted cost (the front is a step function of log-cost built from the model's
-   mean at observed points, which smooths out lucky samples), plus ``RISK`` x log P(success),
-   plus a Gaussian preference for predicted costs near the target, capped at ``TARGET_CAP``.
-   Pending trials enter the score model as pessimistic pretend observations (a constant liar),
-   so parallel suggestions differ.
+1. generates candidates: Gaussian steps (several widths, scaled per dimension by ``scale``) from
+   the front and the runs just below it, and from the best runs near one random cost (so the
+   search spreads along the cost range instead of piling onto the few configurations on the
+   front), each step moving a few dimensions at a time so a feasible parent's children mostly
+   stay feasible; plus uniform ones;
+2. keeps the feasible ones (constraints; rejection sampling over the whole space if too few)
+   and those whose predicted cost, at its 90% upper quantile, is within ``max_cost``; of
+   those, while any is left, the ones with P(success) >= ``MIN_P_SUCCESS`` (as for design
+   points);
+3. scores them by the log expected hypervolume improvement, in (log cost, warped score), of the
+   curve each would report (``log_expected_hvi``: its curve points at the fractions of its
+   length seen so far, each holding from its cost to the next point's), over the front built
+   from the model's mean at observed points (which smooths out lucky samples); a shorter run
+   is also credited with what it tells about the same configuration at full length (that
+   run's improvement times their squared posterior correlation); minus ``COST_EXPONENT`` x
+   its predicted log cost, plus ``RISK`` x log P(success). Every candidate is first screened
+   on its last point alone (correlations taken as 1), and the full curves are scored for the
+   best ``n_screened``: a curve costs one prediction per point. Pending trials enter the
+   score model as pessimistic pretend observations (a constant liar), so parallel
+   suggestions differ.
 
-Two departures from textbook EI x P(success). The score model never sees failures, so where runs
-crash it extrapolates freely and promises large improvements; counting log P twice keeps the
-sweeper from paying for that optimism over and over (on a problem whose score rises into a
-crash region, deep-region suggestions late in the sweep fell from ~6 in 15 to ~1). And the cost
-target is a preference, not an order: where nothing near the target can improve the front, a
-candidate elsewhere with e^4 times the acquisition wins instead of a long-shot near the target.
+Why log P(success) counts twice: the score model never sees failures, so where runs crash it
+extrapolates freely and promises large improvements; counting log P twice keeps the sweeper from
+paying for that optimism over and over (on a problem whose score rises into a crash region,
+deep-region suggestions late in the sweep fell from ~6 in 15 to ~1). With the hypervolume
+acquisition that is not enough: once the front is well modelled, the improvement promised in
+the crash region exceeds the rest by hundreds of nats in log space, more than any power of P can
+take back, and on that problem 13-15 of the last 15 suggestions crashed (6 seeds). Hence the
+``MIN_P_SUCCESS`` filter: there 6-8 of 15 crash, all at the edge, none deep inside.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -39,10 +47,11 @@ from workbench.sweep.constraints import Constraints
 from workbench.sweep.pareto import pareto_mask, step_best
 from workbench.sweep.space import Space
 
-DECK = 5  # cost targets per round of the deck (plus one wildcard)
 UPPER_Z = 1.2816  # 90% one-sided normal quantile, for the cost cap
-TARGET_CAP = 4.0  # the most the cost target may cost a candidate, in log acquisition
 RISK = 2.0  # log P(success) counts twice: see the module docstring
+MIN_P_SUCCESS = 0.5  # candidates below it are dropped while any other is left
+COST_EXPONENT = 0.5  # improvement per square root of cost
+POTENTIAL = True  # credit shorter runs with what they tell about the full-length run
 
 
 class NoFeasiblePoint(RuntimeError):
@@ -149,15 +158,141 @@ def log_expected_improvement(mu, sd, best) -> np.ndarray:
     return np.log(sd) + log_h
 
 
-def cost_target(seed: int, j: int) -> float | None:
-    """The j-th card of the cost deck: a fraction of the cost range, or None (the wildcard)."""
-    rnd, pos = divmod(j, DECK + 1)
-    rng = np.random.default_rng([seed, rnd, 0xDEC])
-    cards = rng.permutation(DECK + 1)
-    card = cards[pos]
-    if card == DECK:
-        return None
-    return float((card + rng.uniform(0.0, 1.0, size=DECK + 1)[pos]) / DECK)
+def curve_units(
+    space: Space, u: np.ndarray, length: int | None, fractions, shortest: float = -np.inf
+):
+    """Unit coordinates of the curve points a trial at ``u`` reports: its length parameter
+    (column ``length``) times each fraction, the other columns unchanged; (n, K, d), the
+    last point the trial itself. Without a length parameter, K = 1. Also a mask (n, K) of
+    the points to expect: none shorter than ``shortest`` (the unit coordinate of the
+    shortest length ever reported), whose scores the models would only guess."""
+    u = np.atleast_2d(u)
+    if length is None:
+        return u[:, None, :], np.ones((len(u), 1), dtype=bool)
+    dim = space.dims[length]
+    full = dim.from_unit(u[:, length]).astype(float)
+    out = np.repeat(u[:, None, :], len(fractions), axis=1)
+    for k, frac in enumerate(fractions):
+        if frac < 1.0:
+            out[:, k, length] = np.clip(dim.to_unit(full * frac), -1.0, 1.0)
+    expected = out[:, :, length] >= shortest - 1e-9
+    expected[:, -1] = True
+    return out, expected
+
+
+def log_expected_hvi(mu, sd, log_cost, front_x, front_y, ref_x: float, floor: float, expected=None):
+    """log E[hypervolume improvement] of each candidate's curve over a step-function front.
+
+    ``mu``, ``sd``, ``log_cost``: (n, K) predicted score (normal) and log cost of each
+    candidate's K curve points in order of length. The front gives, at log cost x, the best
+    score no dearer than x (``floor`` below its cheapest point); the improvement is the
+    area between the curve's own step function and the front's, from its cheapest point to
+    ``ref_x``: point k holds over [x_k, x_{k+1}), the last one up to ``ref_x``, and the
+    expectation splits into EI terms over the pieces where the front is flat. Points
+    masked out by ``expected`` (n, K) hold nowhere.
+    """
+    mu, sd = np.atleast_2d(mu), np.atleast_2d(sd)
+    x = np.maximum.accumulate(np.atleast_2d(log_cost), axis=1)
+    n = len(x)
+    order = np.argsort(front_x)
+    fx = np.asarray(front_x, dtype=float)[order]
+    fy = np.maximum.accumulate(np.asarray(front_y, dtype=float)[order]) if len(fx) else fx
+    # flat pieces of the front: (-inf, fx_0) at the floor, then [fx_j, fx_j+1) at fy_j
+    lo = np.concatenate([[-np.inf], fx])
+    hi = np.concatenate([fx, [np.inf]])
+    level = np.maximum(np.concatenate([[floor], fy]), floor)
+    ends = np.minimum(np.concatenate([x[:, 1:], np.full((n, 1), ref_x)], axis=1), ref_x)
+    start = np.minimum(x, ref_x)
+    # overlap of [start, end) of each curve point with each flat piece: (n, K, J)
+    width = np.minimum(ends[..., None], hi) - np.maximum(start[..., None], lo)
+    useful = width > 0
+    if expected is not None:
+        useful &= np.asarray(expected, dtype=bool)[..., None]
+    ii, kk, jj = np.nonzero(useful)
+    out = np.full(n, -np.inf)
+    if not len(ii):
+        return out
+    terms = np.log(width[ii, kk, jj]) + log_expected_improvement(mu[ii, kk], sd[ii, kk], level[jj])
+    top = np.full(n, -np.inf)
+    np.maximum.at(top, ii, terms)
+    total = np.zeros(n)
+    np.add.at(total, ii, np.exp(terms - top[ii]))
+    has = np.isfinite(top)
+    out[has] = top[has] + np.log(total[has])
+    return out
+
+
+@dataclass
+class Acquisition:
+    """Scores candidate trials: log E[hypervolume improvement] of the curve each would
+    report, minus ``cost_exponent`` x its predicted log cost, plus ``RISK`` x log P(success).
+
+    ``score`` predicts (pending trials' lies included), ``cost`` is the log-cost model,
+    ``success`` the P(success) model; the front is the step function (``front_x`` log cost,
+    ``front_y`` warped score) that improvements are measured against, ``floor`` below its
+    cheapest point, up to ``ref`` (log cost). ``length``, ``fractions`` and ``shortest``
+    describe the curve (see ``curve_units``).
+    """
+
+    space: Space
+    score: object
+    cost: object
+    success: object
+    front_x: np.ndarray
+    front_y: np.ndarray
+    floor: float
+    ref: float
+    length: int | None = None
+    fractions: tuple = (1.0,)
+    shortest: float = -np.inf
+    cost_exponent: float | None = None  # None: COST_EXPONENT
+    optimistic: bool = False  # take every correlation as 1 (a cheap upper bound, to screen)
+
+    def __call__(self, cand: np.ndarray, mu_lc: np.ndarray | None = None) -> tuple:
+        """(acquisition (n,), parts): ``parts`` holds the pieces for diagnostics;
+        ``mu_lc``: the candidates' predicted log costs, when known already."""
+        hvi, curve_lc, mu = self._hvi(cand, mu_lc)
+        value = hvi
+        if POTENTIAL and self.length is not None:
+            # a shorter run also tells what the same configuration would do at full
+            # length: credit it with that run's value, times the squared correlation
+            full = cand.copy()
+            full[:, self.length] = 1.0
+            longer = cand[:, self.length] < 1.0 - 1e-9
+            if longer.any():
+                pot, _, _ = self._hvi(full[longer], None)
+                if self.optimistic:
+                    rho = np.ones(int(longer.sum()))
+                else:
+                    rho = self.score.correlation(cand[longer], full[longer])
+                extra = np.log(np.maximum(rho, 0.0) ** 2 + 1e-300) + pot
+                gain = np.logaddexp(hvi[longer], extra)  # direct value + informed part
+                value = hvi.copy()
+                value[longer] = np.maximum(hvi[longer], gain)
+        p_ok = self.success.predict(cand)
+        alpha = COST_EXPONENT if self.cost_exponent is None else self.cost_exponent
+        acq = value - alpha * curve_lc[:, -1] + RISK * np.log(np.maximum(p_ok, 1e-3))
+        parts = {"log_hvi": hvi, "log_cost": curve_lc[:, -1], "p_success": p_ok, "z": mu[:, -1]}
+        return acq, parts
+
+    def _hvi(self, cand, mu_lc):
+        d = len(self.space)
+        curve, expected = curve_units(self.space, cand, self.length, self.fractions, self.shortest)
+        n, k = curve.shape[:2]
+        flat = curve.reshape(n * k, d)
+        mu, sd = self.score.predict(flat)
+        mu, sd = mu.reshape(n, k), sd.reshape(n, k)
+        if mu_lc is None:
+            curve_lc = self.cost.predict(flat)[0].reshape(n, k)
+        else:
+            short = np.arange(n * k) % k != k - 1
+            curve_lc = np.empty((n, k))
+            curve_lc[:, :-1] = self.cost.predict(flat[short])[0].reshape(n, k - 1)
+            curve_lc[:, -1] = mu_lc
+        hvi = log_expected_hvi(
+            mu, sd, curve_lc, self.front_x, self.front_y, self.ref, self.floor, expected
+        )
+        return hvi, curve_lc, mu
 
 
 def propose(
@@ -170,26 +305,32 @@ def propose(
     success,
     X_ok: np.ndarray,
     log_cost_ok: np.ndarray,
-    target: float | None,
     max_cost: float | None = None,
     score_lied=None,
     n_local: int = 1500,
     n_global: int = 500,
+    length: int | None = None,
+    fractions=(1.0,),
+    shortest: float = -np.inf,
+    n_screened: int = 256,
 ):
     """The next point (unit coordinates) and a dict of diagnostics.
 
     ``score`` is the score model, ``score_lied`` the same with pending trials' lies (None: no
     pending), ``cost`` the log-cost model, ``success`` the P(success) model; ``X_ok`` and
-    ``log_cost_ok`` the successful observations (unit coordinates, log cost).
+    ``log_cost_ok`` the successful observations (unit coordinates, log cost); ``length``,
+    ``fractions`` and ``shortest`` describe the curve points a trial reports.
     """
     d = len(space)
     mu_obs = score.predict(X_ok, std=False)
-    parents = _parents(np.clip(X_ok, 0.0, 1.0), log_cost_ok, mu_obs, target_log_cost=None)
+    parents = _parents(np.clip(X_ok, 0.0, 1.0), log_cost_ok, mu_obs)
     categorical = np.array([dim.kind == "categorical" for dim in space.dims])
 
+    band = _band_parents(np.clip(X_ok, 0.0, 1.0), log_cost_ok, mu_obs, rng)
     cand = np.vstack(
         [
             local_candidates(rng, parents, n_local, space.scales, categorical),
+            local_candidates(rng, band, n_local // 2, space.scales, categorical),
             rng.random((n_global, d)),
         ]
     )
@@ -198,55 +339,52 @@ def propose(
     if len(cand) < 64:
         cand = np.vstack([cand, rejection_sample(space, constraints, rng, 256)])
     mu_lc, sd_lc = cost.predict(cand)
-
-    lo, hi = mu_lc.min(), mu_lc.max()  # the costs candidates can reach, not curve points below
+    hi = mu_lc.max()  # the dearest run the space holds, as far as the model knows
     if max_cost is not None:
         hi = min(hi, np.log(max_cost))
         cand, mu_lc, sd_lc = _under_cap(
             space, constraints, rng, cost, cand, mu_lc, sd_lc, np.log(max_cost)
         )
-    target_lc = None if target is None else lo + target * max(hi - lo, 0.0)
-
-    if target_lc is not None:  # more children near the target cost, from the best runs there
-        near = _parents(np.clip(X_ok, 0.0, 1.0), log_cost_ok, mu_obs, target_lc)
-        extra = space.snap(local_candidates(rng, near, n_local // 2, space.scales, categorical))
-        extra = extra[feasible_mask(space, constraints, extra)]
-        if len(extra):
-            e_mu, e_sd = cost.predict(extra)
-            keep = _cap_ok(e_mu, e_sd, max_cost)
-            cand = np.vstack([cand, extra[keep]])
-            mu_lc = np.concatenate([mu_lc, e_mu[keep]])
-            sd_lc = np.concatenate([sd_lc, e_sd[keep]])
-
-    mu, sd = (score_lied or score).predict(cand)
+    # a run predicted more likely to crash than not only when nothing else is left, as for
+    # design points: the score model's optimism there outweighs P(success) (module docstring)
+    safe = success.predict(cand) >= MIN_P_SUCCESS
+    if safe.any():
+        cand, mu_lc = cand[safe], mu_lc[safe]
     front = pareto_mask(log_cost_ok, mu_obs)
-    best_at = step_best(log_cost_ok[front], mu_obs[front], mu_lc, floor=float(mu_obs.min()))
-    acq = log_expected_improvement(mu, sd, best_at)
-    p_ok = success.predict(cand)
-    acq = acq + RISK * np.log(np.maximum(p_ok, 1e-3))
-    if target_lc is not None:
-        bandwidth = max(0.12 * (hi - lo), 0.05)
-        acq = acq - np.minimum(0.5 * ((mu_lc - target_lc) / bandwidth) ** 2, TARGET_CAP)
+    acquisition = Acquisition(
+        space,
+        score_lied or score,
+        cost,
+        success,
+        front_x=log_cost_ok[front],
+        front_y=mu_obs[front],
+        floor=float(mu_obs.min()),
+        ref=float(hi if max_cost is not None else max(hi, log_cost_ok.max())),
+        length=length,
+        fractions=tuple(fractions),
+        shortest=shortest,
+    )
+    # screen every candidate by its last curve point alone, then score the full curves of
+    # the best few: the curve costs K predictions per candidate (9x the time at K = 9)
+    if len(acquisition.fractions) > 1 and len(cand) > n_screened:
+        rough, _ = replace(acquisition, fractions=(1.0,), optimistic=True)(cand, mu_lc)
+        keep = np.argsort(-rough, kind="stable")[:n_screened]
+        cand, mu_lc = cand[keep], mu_lc[keep]
+    acq, parts = acquisition(cand, mu_lc)
     i = int(np.argmax(acq))
     info = {
         "candidates": len(cand),
-        "target_log_cost": target_lc,
         "acquisition": float(acq[i]),
         "predicted_cost": float(np.exp(mu_lc[i])),
-        "predicted_z": float(mu[i]),
-        "p_success": float(p_ok[i]),
+        "predicted_z": float(parts["z"][i]),
+        "p_success": float(parts["p_success"][i]),
     }
     return cand[i], info
 
 
-def _parents(X, log_cost, value, target_log_cost=None, n_best: int = 8) -> np.ndarray:
+def _parents(X, log_cost, value, n_best: int = 8) -> np.ndarray:
     """Parents for local steps: the front and the runs closest below it (the best for their
-    cost, whatever that cost), or the best runs near a target cost."""
-    if target_log_cost is not None:
-        spread = max(np.ptp(log_cost), 1e-9)
-        closeness = np.abs(log_cost - target_log_cost) / spread
-        near = np.argsort(closeness)[: max(n_best, len(log_cost) // 10)]
-        return X[near[np.argsort(-value[near])[:n_best]]]
+    cost, whatever that cost)."""
     front = pareto_mask(log_cost, value)
     gap = value - step_best(log_cost[front], value[front], log_cost, floor=float(value.min()))
     gap[front] = -np.inf
@@ -254,10 +392,13 @@ def _parents(X, log_cost, value, target_log_cost=None, n_best: int = 8) -> np.nd
     return X[np.concatenate([np.flatnonzero(front), near_front])]
 
 
-def _cap_ok(mu_lc, sd_lc, max_cost) -> np.ndarray:
-    if max_cost is None:
-        return np.ones(len(mu_lc), dtype=bool)
-    return mu_lc + UPPER_Z * sd_lc <= np.log(max_cost)
+def _band_parents(X, log_cost, value, rng, n_best: int = 8) -> np.ndarray:
+    """Parents around one random cost: the best of the runs nearest to it. The front's
+    neighbourhood alone breeds children of the few configurations on it; these spread the
+    search along the cost range."""
+    target = rng.uniform(log_cost.min(), log_cost.max())
+    near = np.argsort(np.abs(log_cost - target))[: max(n_best, len(log_cost) // 10)]
+    return X[near[np.argsort(-value[near])[:n_best]]]
 
 
 def _under_cap(space, constraints, rng, cost, cand, mu_lc, sd_lc, log_cap):
