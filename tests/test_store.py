@@ -11,7 +11,7 @@ import pytest
 import torch
 
 import workbench
-from workbench.store import RunStore
+from workbench.store import RunStore, run_tag
 
 FAST = dict(num_envs=32, bptt_horizon=16, minibatch_size=256, learning_rate=0.01)
 
@@ -209,6 +209,7 @@ def test_runs_are_named_by_id_prefix_or_name(tmp_path):
     a = store.create_run("alpha", "bandit", {})
     b = store.create_run("beta", "bandit", {})
     assert store.resolve(a) == a and store.resolve("beta") == b and store.resolve(a[:-1]) == a
+    assert store.resolve(run_tag(b)) == b  # the tag legends show beside the name
     with pytest.raises(KeyError, match="did you mean 'alpha'"):
         store.resolve("alpah")
     with pytest.raises(KeyError, match="names 2 runs"):

@@ -181,6 +181,16 @@ def new_id() -> str:
     return time.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
 
 
+def run_tag(run_id: str) -> str:
+    """The short part of a run id that tells it from runs started the same second: the hex
+    digits after its last dash. ``RunStore.resolve`` accepts it when unique."""
+    return run_id.rsplit("-", 1)[-1]
+
+
+def _is_tag(ref: str) -> bool:
+    return 4 <= len(ref) <= 12 and all(c in "0123456789abcdef" for c in ref)
+
+
 class RunStore:
     """Runs, metric rows and sweeps in SQLite. Safe to share across threads (a connection
     each). ``create=False`` refuses to create a missing file (read-only commands)."""
@@ -369,12 +379,15 @@ class RunStore:
         return summary
 
     def resolve(self, ref: str) -> str:
-        """The id of the run ``ref`` names: an id, a unique id prefix, or a unique name."""
+        """The id of the run ``ref`` names: an id, a unique id prefix, a unique name, or the
+        id's tag (its last part, the hex digits legends show: ``run_tag``)."""
         if not isinstance(ref, str) or not ref:
             raise KeyError(f"a run is named by its id, an id prefix or its name, got {ref!r}")
+        tag = "-" + ref if _is_tag(ref) else None  # a tag matches the end of an id
         rows = self._read(
-            "SELECT id, name FROM runs WHERE substr(id, 1, ?) = ? OR name = ?",
-            (len(ref), ref, ref),
+            "SELECT id, name FROM runs"
+            " WHERE substr(id, 1, ?) = ? OR name = ? OR (? IS NOT NULL AND substr(id, -?) = ?)",
+            (len(ref), ref, ref, tag, len(ref) + 1, tag),
         ).fetchall()
         ids = {rid for rid, _ in rows}
         if ref in ids:

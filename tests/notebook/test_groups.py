@@ -5,6 +5,7 @@ import pytest
 
 from workbench import metrics as M
 from workbench.notebook import LiveCurves, RunsBrowser, seed_groups
+from workbench.notebook.curves import run_label
 from workbench.ppo.config import make_config
 from workbench.store import RunStore
 
@@ -97,16 +98,17 @@ def fake_runs(db):
 
 
 def test_the_runs_browser_overlays_seeds_as_one_band(tmp_path):
-    fake_runs(tmp_path / "wb.db")
+    ids = fake_runs(tmp_path / "wb.db")
     curves = LiveCurves(smoothing=0.0)
     browser = RunsBrowser(store=tmp_path / "wb.db", curves=curves)
     browser.selection.value = tuple(v for _, v in browser.selection.options)
     browser.overlay.click()
-    assert {t.name for t in curves.fig.data} == {"ppo (mean of 2)", "ppo (min-max)", "fast"}
+    fast = run_label("fast", ids["fast"])
+    assert {t.name for t in curves.fig.data} == {"ppo (mean of 2)", "ppo (min-max)", fast}
     assert np.allclose(by_meta(curves, "mean:ppo").y, [2, 3, 4])
     browser.group_seeds.value = False  # the browser's toggle is the curves' toggle
     assert curves.group_toggle.value is False
-    assert {t.name for t in curves.fig.data} == {"ppo-s0", "ppo-s1", "fast"}
+    assert {t.name for t in curves.fig.data} == {run_label(n, ids[n]) for n in ids}
 
 
 @pytest.mark.parametrize("x", ["relative time (s)", "wall-clock"])

@@ -9,6 +9,7 @@ import pytest
 import workbench
 from workbench import metrics as M
 from workbench.notebook import SweepView
+from workbench.notebook.curves import run_label
 from workbench.ppo.config import make_config, read_config_file
 from workbench.store import RunStore
 from workbench.sweep.definition import load
@@ -123,7 +124,7 @@ def test_clicking_a_point_selects_its_trial_curve_and_viewer(live):
     points = Points(point_inds=[2], xs=[trials.x[2]], ys=[trials.y[2]], trace_name="t")
     trials._dispatch_on_click(points, None)  # what a click in the browser sends
     assert view.selected == run_id and name in view.selection.value
-    assert [t.name for t in view.curves.fig.data] == [name]
+    assert [t.name for t in view.curves.fig.data] == [run_label(name, run_id)]
     assert len(view.curves.fig.data[0].y) == len(handle.store.curve(run_id))
     assert list(trace(view, "selected").customdata) == [run_id]
     assert not view.watch_button.disabled

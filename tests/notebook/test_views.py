@@ -161,7 +161,11 @@ def test_launcher_runs_stop_and_feed_curves(tmp_path):
     assert all(b.disabled for b in stops) and launcher.stop_button.disabled  # nothing to stop
     assert launcher.card(launcher.handles[0]).widget is launcher.runs_box.children[0]
     time.sleep(0.5)  # the throttled trailing redraw
-    assert {t.name for t in curves.fig.data} == {"first", "second"}
+    # legends: the name and the id's tag, which eval and resume accept
+    assert {t.name for t in curves.fig.data} == {
+        f"{name} ({h.run_id.rsplit('-', 1)[1]})"
+        for name, h in zip(["first", "second"], launcher.handles, strict=True)
+    }
 
 
 def test_a_run_card_follows_its_run_and_disables_stop_when_it_ends(tmp_path):

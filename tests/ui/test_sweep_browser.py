@@ -16,6 +16,7 @@ from tests.ui.test_browser import (  # noqa: F401
     launch_browser,
     open_and_run,
 )
+from workbench.notebook.curves import run_label
 from workbench.store import RunStore
 
 PARETO = "Sweep pong"  # the score-vs-cost figure's title starts so
@@ -111,7 +112,7 @@ def test_live_sweep_draws_its_front_and_a_click_selects_a_trial(lab, tmp_path): 
                 for t in fig["traces"]
                 if t["name"] == kind
                 for i, run_id in enumerate(t["ids"])
-                if store.run(run_id)["name"] not in shown
+                if run_label(store.run(run_id)["name"], run_id) not in shown
             )
             plot = page.locator(".js-plotly-plot", has_text=PARETO).first
             plot.scroll_into_view_if_needed()
@@ -129,7 +130,7 @@ def test_live_sweep_draws_its_front_and_a_click_selects_a_trial(lab, tmp_path): 
             page.mouse.click(point["x"], point["y"])
             page.wait_for_function(
                 f"([t, name]) => ({CURVE_NAMES})([t]).includes(name)",
-                arg=[PARETO, chosen["name"]],
+                arg=[PARETO, run_label(chosen["name"], chosen["id"])],
                 timeout=15_000,
             )
             page.get_by_text(f"{chosen['name']} ({chosen['status']})").first.wait_for(timeout=5_000)

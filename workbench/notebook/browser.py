@@ -11,7 +11,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from workbench import metrics as M
-from workbench.notebook.curves import seed_groups, store_line
+from workbench.notebook.curves import run_label, seed_groups, store_line
 from workbench.ppo.config import TrainConfig
 from workbench.store import RunStore
 
@@ -124,17 +124,14 @@ class RunsBrowser:
     def overlay_selected(self) -> None:
         if self.curves is None:
             return
-        names = self.runs["name"].value_counts()
-        rows, labels = {}, {}
+        rows = {}
         for run_id in self.selection.value:
-            row = rows[run_id] = self.runs[self.runs["id"] == run_id].iloc[0]
-            labels[run_id] = (
-                row["name"] if names[row["name"]] == 1 else f"{row['name']} ({run_id[-6:]})"
-            )
-        groups = seed_groups({i: self.store.run(i)["config"] for i in rows}, labels)
+            rows[run_id] = self.runs[self.runs["id"] == run_id].iloc[0]
+        names = {run_id: row["name"] for run_id, row in rows.items()}
+        groups = seed_groups({i: self.store.run(i)["config"] for i in rows}, names)
         for run_id, row in rows.items():
             self.curves.add_run(
-                labels[run_id],
+                run_label(row["name"], run_id),
                 self.store.curve(run_id),
                 started_at=float(row["started_at"]),
                 group=groups.get(run_id),

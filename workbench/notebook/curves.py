@@ -23,6 +23,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from workbench import metrics as M
+from workbench.store import run_tag
 
 X_AXES = {
     "agent steps": M.AGENT_STEPS,
@@ -33,6 +34,12 @@ DEFAULT_METRICS = M.CURVE_METRICS
 DEFAULT_SMOOTHING = 0.6  # TensorBoard's default: hundreds of noisy points read as a trend
 PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2")
 NOT_A_SETTING = ("seed", "name")  # config fields that runs of one group may differ by
+
+
+def run_label(name: str, run_id: str) -> str:
+    """A run's name in legends: its human name and its id's tag, which ``eval``, ``--resume``
+    and ``RunStore.resolve`` accept (``breakout-1125-013432 (ed3f25)``)."""
+    return f"{name} ({run_tag(run_id)})"
 
 
 def seed_groups(configs: dict[str, dict], names: dict[str, str] | None = None) -> dict:

@@ -14,7 +14,7 @@ import ipywidgets as W
 
 from workbench import metrics as M
 from workbench.envs import names
-from workbench.notebook.curves import store_line
+from workbench.notebook.curves import run_label, store_line
 from workbench.ppo.config import ConfigError, field_docs, make_config
 from workbench.ppo.run import RunHandle, launch
 from workbench.store import RunStore
@@ -179,7 +179,7 @@ class Launcher:
         # Rows can arrive before launch() returns: the curve needs only the run id, and the
         # card catches up from handle.latest() once it exists.
         if self.curves is not None:
-            self.curves.append(self._label(run_id), row)
+            self.curves.append(run_label(self._label(run_id), run_id), row)
         card = self.cards.get(run_id)
         if card is not None:
             card.update(row)

@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 
 from workbench import metrics as M
-from workbench.notebook.curves import FitWidth, LiveCurves
+from workbench.notebook.curves import FitWidth, LiveCurves, run_label
 from workbench.notebook.importance import parameter_importance
 from workbench.notebook.sweepcharts import (
     COST_LABELS,
@@ -521,14 +521,15 @@ class SweepView:
             record = self.state.runs[run_id]
             self.selected = run_id
             name = record["name"]
+            label = run_label(name, run_id)
             rows = self.store.curves([run_id])
             started = self.store.run(run_id)["started_at"]
-            self.curves.add_run(name, rows, started_at=started)
-            others = [n for n in self.curves.rows if n != name]
+            self.curves.add_run(label, rows, started_at=started)
+            others = [n for n in self.curves.rows if n != label]
             for old in others[: max(0, len(others) - MAX_CURVES + 1)]:
                 self.curves.remove_run(old)
             if run_id not in self.state.complete:
-                self._followed[run_id] = (name, int(rows["seq"].iloc[-1]) if len(rows) else -1)
+                self._followed[run_id] = (label, int(rows["seq"].iloc[-1]) if len(rows) else -1)
             why = record["reason"] or record["error"]
             self.selection.value = (
                 f"<b>{html.escape(name)}</b> ({record['status']})"
