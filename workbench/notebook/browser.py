@@ -66,9 +66,9 @@ class RunsBrowser:
             layout=go.Layout(
                 height=300,
                 template="plotly_white",
-                margin=dict(l=140, r=20, t=40, b=40),
+                margin=dict(l=140, r=20, t=40, b=55),
                 title=f"Spearman correlation with final {target}",
-                xaxis=dict(range=[-1, 1]),
+                xaxis=dict(range=[-1, 1], title="rank correlation (-1 to 1)"),
                 autosize=True,
             )
         )
