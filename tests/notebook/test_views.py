@@ -234,8 +234,11 @@ def test_browser_filters_and_overlays(tmp_path):
     curves = LiveCurves()
     browser = RunsBrowser(store=db, curves=curves)
     assert len(browser.runs) == 3 and len(browser.selection.options) == 3
+    assert len(browser.chart.data) == 1 and not browser.chart.layout.annotations
     browser.query.value = "learning_rate > 0.005"  # applies on Enter (value change)
     assert len(browser.runs) == 2
+    # two runs: no correlations, and the chart says why instead of showing bare axes
+    assert not browser.chart.data and "3 or more runs" in browser.chart.layout.annotations[0].text
     browser.query.value = "learning_rate >"
     assert "Query failed" in browser.message.value and len(browser.runs) == 2
     browser.selection.value = tuple(v for _, v in browser.selection.options)

@@ -111,6 +111,16 @@ class RunsBrowser:
         corr = hyperparameter_correlations(runs, self.target)
         with self.chart.batch_update():
             self.chart.data = []
+            # an empty chart says why instead of showing bare axes
+            why = (
+                "" if len(corr) else "needs 3 or more runs with a score and a parameter that varies"
+            )
+            self.chart.layout.annotations = (
+                [dict(text=why, showarrow=False, xref="paper", yref="paper", x=0.5, y=0.5)]
+                if why
+                else []
+            )
+            self.chart.layout.yaxis.visible = bool(len(corr))
             if len(corr):
                 colors = ["#2a9d8f" if v >= 0 else "#e76f51" for v in corr.to_numpy()[::-1]]
                 self.chart.add_bar(
