@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from workbench.ppo.config import make_config
-from workbench.ppo.loss import ppo_loss
+from workbench.ppo.loss import discrete_ppo_loss, ppo_loss
 
 CFG = make_config("bandit", clip_coef=0.2, vf_clip_coef=0.2, vf_coef=2.0, ent_coef=0.01)
 
@@ -66,3 +66,37 @@ def test_stats_and_ratio_carry_no_gradient():
     args = [x.requires_grad_(k < 3) for k, x in enumerate(inputs(0))]
     loss, stats, ratio = ppo_loss(*args, CFG)
     assert loss.requires_grad and not stats.requires_grad and not ratio.requires_grad
+
+
+def discrete_reference(out, actions, old_logp, adv, ret, old_v, cfg):
+    """The same loss through the action head's autograd path (log-softmax, gather)."""
+    logp = torch.log_softmax(out[:, :-1], dim=-1)
+    new_logp = logp.gather(-1, actions[:, None]).squeeze(-1)
+    entropy = -(logp.exp() * logp).sum(-1)
+    return reference(new_logp, entropy, out[:, -1], old_logp, adv, ret, old_v, cfg)
+
+
+@pytest.mark.parametrize("seed", range(5))
+@pytest.mark.parametrize("k", [2, 3, 9])
+def test_discrete_loss_from_logits_equals_head_and_loss_through_autograd(seed, k):
+    n = 6 * 9
+    gen = torch.Generator().manual_seed(100 + seed)
+    out = torch.randn(n, k + 1, generator=gen) * 2
+    out[0, :-1] = 0.5  # equal logits: a uniform row
+    actions = torch.randint(0, k, (n,), generator=gen)
+    _, _, _, old_logp, adv, ret, old_v = (x.flatten() for x in inputs(seed))
+    with torch.no_grad():  # ratios near 1 and some clipped, as in training
+        ref_logp = torch.log_softmax(out[:, :-1], -1).gather(-1, actions[:, None]).squeeze(-1)
+        old_logp = ref_logp + torch.randn(n, generator=gen) * 0.2
+        old_logp[1] = ref_logp[1]
+    grads, outs = [], []
+    for fn in (discrete_reference, discrete_ppo_loss):
+        o = out.clone().requires_grad_(True)
+        loss, stats, ratio = fn(o, actions, old_logp, adv, ret, old_v, CFG)
+        (loss * 0.7).backward()
+        outs.append((loss.detach(), stats, ratio))
+        grads.append(o.grad)
+    for a, b in zip(*outs, strict=True):
+        assert torch.allclose(a, b, rtol=1e-5, atol=1e-7)
+    assert torch.allclose(grads[0], grads[1], rtol=1e-5, atol=1e-8)
+    assert grads[1][:, -1].abs().sum() > 0 and grads[1][:, :-1].abs().sum() > 0

@@ -47,7 +47,9 @@ def test_accumulation_splits_into_micro_batches():
     t = trainer("memory", minibatch_size=512, max_minibatch_size=80)
     calls = []
     original = t.policy.forward_sequence
-    t.policy.forward_sequence = lambda obs, *a: calls.append(obs.shape[0]) or original(obs, *a)
+    t.policy.forward_sequence = lambda obs, *a, **kw: (
+        calls.append(obs.shape[0]) or original(obs, *a, **kw)
+    )
     t.rollout()
     t.update()
     assert calls == [5, 5, 5, 5, 5, 5, 2]

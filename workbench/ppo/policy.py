@@ -201,12 +201,17 @@ class Policy(nn.Module):
         z = torch.zeros(n, self.hidden, device=device)
         return (z, z.clone())
 
-    def decode(self, h: torch.Tensor):
-        # One matrix product for both heads: a backward product with 3 or 1 output columns
-        # (the actor's, the critic's) is several times slower per element on a CPU.
+    def decode_joint(self, h: torch.Tensor) -> torch.Tensor:
+        """Actor and critic outputs in one (N, k + 1) tensor, the value last.
+
+        One matrix product for both heads: a backward product with 3 or 1 output columns
+        (the actor's, the critic's) is several times slower per element on a CPU."""
         weight = torch.cat([self.actor.weight, self.critic.weight])
         bias = torch.cat([self.actor.bias, self.critic.bias])
-        out = nn.functional.linear(h, weight, bias)
+        return nn.functional.linear(h, weight, bias)
+
+    def decode(self, h: torch.Tensor):
+        out = self.decode_joint(h)
         return out[:, :-1], out[:, -1]
 
     def step(self, obs: torch.Tensor, state):
@@ -223,9 +228,15 @@ class Policy(nn.Module):
         return self.step(obs, state)[1]
 
     def forward_sequence(
-        self, obs: torch.Tensor, state, starts: torch.Tensor | None = None, cuts=None
+        self,
+        obs: torch.Tensor,
+        state,
+        starts: torch.Tensor | None = None,
+        cuts=None,
+        joint: bool = False,
     ):
-        """Training pass over segments: obs (B, T, ...) -> actor out (B*T, k), values (B, T).
+        """Training pass over segments: obs (B, T, ...) -> actor out (B*T, k), values (B, T),
+        or with ``joint`` the one (B*T, k + 1) output of :meth:`decode_joint`.
 
         ``state`` is the (h, c) at each segment's start, each (B, H); ``starts[b, t]`` is 1
         where observation t begins a new episode (the state is zeroed before it). The LSTM
@@ -257,5 +268,7 @@ class Policy(nn.Module):
                     pieces.append(y)
                 x = torch.cat(pieces, 1)
             x = x.reshape(b * t, -1)
+        if joint:
+            return self.decode_joint(x)
         out, value = self.decode(x)
         return out, value.reshape(b, t)

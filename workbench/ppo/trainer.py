@@ -29,7 +29,7 @@ from workbench.envs import make as make_env
 from workbench.ppo.advantage import compute_advantage, segment_priorities
 from workbench.ppo.config import TrainConfig
 from workbench.ppo.device import PhaseTimer, Staging
-from workbench.ppo.loss import ppo_loss
+from workbench.ppo.loss import discrete_ppo_loss, ppo_loss
 from workbench.ppo.policy import Policy
 
 ALL = slice(None)  # every agent's rows
@@ -131,6 +131,8 @@ class Trainer:
         )
         env = self.env
         self.policy = Policy.for_env(env, cfg.hidden_size, cfg.rnn, seed=cfg.seed).to(self.device)
+        head = self.policy.head
+        self._one_categorical = head.kind == "discrete" and len(head.sizes) == 1
         self.optimizers = build_optimizers(self.policy, cfg)
         self.gen = torch.Generator(self.device).manual_seed(cfg.seed)
         step = self.policy.step
@@ -427,17 +429,25 @@ class Trainer:
         cfg, pol = self.cfg, self.policy
         m, horizon = adv.shape
         state = (self.h0[idx], self.c0[idx]) if pol.recurrent else None
+        # The observations by index_select: indexing (obs[idx]) copies element by element,
+        # several times slower for the minibatch's biggest gather.
+        obs = self.obs.index_select(0, idx)
+        actions = self.actions[idx].reshape(m * horizon, *self.actions.shape[2:])
+        old_values = self.values[idx, :-1]
         with torch.autocast(self.device.type, torch.bfloat16, enabled=cfg.bf16):
             starts = self.starts[idx] if pol.recurrent else None
-            out, new_values = pol.forward_sequence(self.obs[idx], state, starts, cuts)
-        out, new_values = out.float(), new_values.float()
-        actions = self.actions[idx].reshape(m * horizon, *self.actions.shape[2:])
-        new_logp, entropy = pol.head.logprob_entropy(out, pol.log_std, actions)
-        new_logp, entropy = new_logp.reshape(m, horizon), entropy.reshape(m, horizon)
-        old_values = self.values[idx, :-1]
-        loss, stats, ratio = ppo_loss(
-            new_logp, entropy, new_values, self.logprobs[idx], adv, ret, old_values, cfg
-        )
+            out = pol.forward_sequence(obs, state, starts, cuts, joint=self._one_categorical)
+        if self._one_categorical:  # logits and value straight into the loss (loss.py)
+            flat = (x.reshape(m * horizon) for x in (self.logprobs[idx], adv, ret, old_values))
+            loss, stats, ratio = discrete_ppo_loss(out.float(), actions, *flat, cfg)
+            ratio = ratio.reshape(m, horizon)
+        else:
+            out, new_values = out[0].float(), out[1].float()
+            new_logp, entropy = pol.head.logprob_entropy(out, pol.log_std, actions)
+            new_logp, entropy = new_logp.reshape(m, horizon), entropy.reshape(m, horizon)
+            loss, stats, ratio = ppo_loss(
+                new_logp, entropy, new_values, self.logprobs[idx], adv, ret, old_values, cfg
+            )
         with torch.no_grad():
             self.ratio[idx] = ratio
             stats = stats.double() * fraction
