@@ -55,3 +55,36 @@ def test_benchmarks_write_outside_the_checkout_unless_recording(tmp_path, monkey
     assert common.results_dir() == tmp_path / "store" / "bench"
     monkeypatch.setattr(common, "RECORD", True)
     assert common.results_dir() == common.RECORD_DIR
+
+
+def _rss_after_freeing(megabytes: int) -> tuple[int, int]:
+    """(resident bytes with a touched block of ``megabytes`` allocated, after freeing it)."""
+    import ctypes
+
+    libc = ctypes.CDLL(None)
+    libc.malloc.restype = ctypes.c_void_p
+    libc.free.argtypes = [ctypes.c_void_p]
+    page = os.sysconf("SC_PAGE_SIZE")
+
+    def rss() -> int:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * page
+
+    size = megabytes << 20
+    block = libc.malloc(size)
+    ctypes.memset(block, 1, size)
+    held = rss()
+    libc.free(block)
+    return held, rss()
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/statm"), reason="needs Linux /proc")
+def test_retained_memory_is_kept_inside_the_block_and_handed_back_after():
+    from workbench.runtime import retain_freed_memory
+
+    with retain_freed_memory():
+        held, after = _rss_after_freeing(16)
+        assert after > held - (8 << 20), "freed pages were handed back inside the block"
+        held, after = _rss_after_freeing(16)  # reused: no new pages needed
+    held, after = _rss_after_freeing(16)
+    assert after < held - (8 << 20), "glibc's thresholds were not restored"

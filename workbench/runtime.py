@@ -7,6 +7,7 @@ and a notebook's kernel is left as it was. Each context manager restores what it
 
 from __future__ import annotations
 
+import ctypes
 import os
 from contextlib import contextmanager
 
@@ -69,3 +70,47 @@ def stop_on_signals(signals=("SIGTERM", "SIGHUP")):
     finally:
         for sig, old in before.items():
             signal.signal(sig, old)
+
+
+# glibc mallopt parameters (malloc.h)
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
+_GLIBC_DEFAULTS = {_M_TRIM_THRESHOLD: 128 * 1024, _M_MMAP_THRESHOLD: 128 * 1024}
+
+
+def _mallopt():
+    """glibc's ``mallopt``, or None (another C library)."""
+    try:
+        return ctypes.CDLL(None).mallopt
+    except (AttributeError, OSError):
+        return None
+
+
+def keep_freed_memory() -> bool:
+    """:func:`retain_freed_memory` for the rest of the process's life, for a process that
+    is a run's own (a sweep worker). Returns whether the setting took effect."""
+    mallopt = _mallopt()
+    if mallopt is not None:
+        mallopt(_M_MMAP_THRESHOLD, 32 << 20)
+        mallopt(_M_TRIM_THRESHOLD, 1 << 30)
+    return mallopt is not None
+
+
+@contextmanager
+def retain_freed_memory(enabled: bool = True):
+    """Within the block, keep freed memory in the process instead of handing it back.
+
+    Training allocates and frees the same multi-megabyte activations every minibatch. glibc
+    serves blocks above its mmap threshold with fresh pages and trims the heap's top after
+    frees, so every minibatch page-faults its activations in again: measured here, 15-20%
+    of a Breakout MLP epoch's CPU time. An mmap threshold of 32 MiB (glibc's maximum) and a
+    1 GiB trim threshold reuse the pages. Process-wide, so for entry points only; other C
+    libraries, or no glibc: nothing changes. glibc's default values come back after the
+    block (its dynamic threshold stays off).
+    """
+    changed = enabled and keep_freed_memory()
+    try:
+        yield
+    finally:
+        if changed:
+            for param, value in _GLIBC_DEFAULTS.items():
+                _mallopt()(param, value)

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import ctypes
 import json
 import os
 import platform
 import statistics
 import time
-from contextlib import contextmanager
 from pathlib import Path
 
 RECORD = False  # set by ``bench --record``: results go to the tracked record
@@ -90,37 +88,3 @@ def write_result(name: str, payload: dict) -> Path:
     path.write_text(json.dumps(payload, indent=2) + "\n")
     print(f"wrote {path}")
     return path
-
-
-# glibc mallopt parameters (malloc.h)
-_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
-_GLIBC_DEFAULTS = {_M_TRIM_THRESHOLD: 128 * 1024, _M_MMAP_THRESHOLD: 128 * 1024}
-
-
-@contextmanager
-def retain_freed_memory(enabled: bool = True):
-    """Within the block, keep freed memory in the process instead of handing it back.
-
-    Training allocates and frees the same multi-megabyte activations every minibatch. glibc
-    serves blocks above its mmap threshold with fresh pages and trims the heap's top after
-    frees, so every minibatch page-faults its activations in again: measured here, 15-20%
-    of a Breakout MLP epoch's CPU time. An mmap threshold of 32 MiB (glibc's maximum) and a
-    1 GiB trim threshold reuse the pages. Process-wide, so for entry points only; other C
-    libraries, or no glibc: nothing changes. glibc's default values come back after the
-    block (its dynamic threshold stays off).
-    """
-    mallopt = None
-    if enabled:
-        try:
-            mallopt = ctypes.CDLL(None).mallopt
-        except (AttributeError, OSError):
-            mallopt = None
-    if mallopt is not None:
-        mallopt(_M_MMAP_THRESHOLD, 32 << 20)
-        mallopt(_M_TRIM_THRESHOLD, 1 << 30)
-    try:
-        yield
-    finally:
-        if mallopt is not None:
-            for param, value in _GLIBC_DEFAULTS.items():
-                mallopt(param, value)

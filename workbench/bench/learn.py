@@ -17,12 +17,12 @@ import time
 from pathlib import Path
 
 from workbench import metrics as M
-from workbench.bench.common import print_table, retain_freed_memory, write_result
+from workbench.bench.common import print_table, write_result
 from workbench.envs.facts import facts
 from workbench.ppo.config import make_config
 from workbench.ppo.run import launch, run_eval
 from workbench.ppo.threads import best_torch_threads
-from workbench.runtime import torch_threads
+from workbench.runtime import retain_freed_memory, torch_threads
 
 DEFAULT_THRESHOLDS = (M.PERF, (0.5, 0.9))  # for envs whose folder names none
 WINDOW = 20  # episodes in the "recent mean"

@@ -41,7 +41,6 @@ from torch import nn
 from workbench.bench.common import (
     cpu_model,
     print_table,
-    retain_freed_memory,
     summarize,
     write_result,
 )
@@ -50,7 +49,7 @@ from workbench.envs import make as make_env
 from workbench.ppo.config import make_config
 from workbench.ppo.threads import best_torch_threads
 from workbench.ppo.trainer import Trainer, build_optimizers
-from workbench.runtime import torch_threads
+from workbench.runtime import retain_freed_memory, torch_threads
 
 GPU_SIZES = (1024, 4096, 8192)
 GPU_OVERRIDES = {"minibatch_size": 32768}

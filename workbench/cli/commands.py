@@ -19,7 +19,8 @@ def train(args) -> None:
     import workbench
     from workbench.dashboard import Dashboard
     from workbench.ppo.config import make_config
-    from workbench.runtime import stop_on_signals, torch_threads
+    from workbench.ppo.threads import best_torch_threads
+    from workbench.runtime import retain_freed_memory, stop_on_signals, torch_threads
 
     layered = overrides(args)
     if args.config:
@@ -45,8 +46,11 @@ def train(args) -> None:
     board.run_id = handle.run_id
     name = handle.store.run(handle.run_id)["name"]
     print(f"run {handle.run_id} ({name}) started; store {handle.store.path}", file=sys.stderr)
+    # This process is the run's own: the thread count that runs its minibatch fastest
+    # (unless the config sets one), and freed activations kept for the next minibatch.
+    threads = cfg.torch_threads or best_torch_threads(cfg)
     try:
-        with torch_threads(cfg.torch_threads), stop_on_signals():
+        with torch_threads(threads), retain_freed_memory(), stop_on_signals():
             run = handle.run()
         if last and not args.quiet:
             board(last, force=True)  # the final state stays on screen

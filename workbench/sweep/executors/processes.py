@@ -28,8 +28,11 @@ def _worker_main(tasks, results, threads: int, gpu: str | None) -> None:
         os.environ["CUDA_VISIBLE_DEVICES"] = gpu
     import torch
 
+    from workbench.runtime import keep_freed_memory
+
     if threads:
         torch.set_num_threads(threads)
+    keep_freed_memory()  # the worker owns its process
     runner = TrialRunner()
     work: queue.Queue = queue.Queue()
 

@@ -34,10 +34,13 @@ class _TrialActor:
     """Runs one trial at a time; ``stop`` may arrive while ``run`` is busy (2 threads)."""
 
     def __init__(self, results, threads: int):
+        from workbench.runtime import keep_freed_memory
+
         if threads:
             import torch
 
             torch.set_num_threads(threads)
+        keep_freed_memory()  # the actor owns its process
         self.results = results
         self.runner = TrialRunner()
 
