@@ -1,0 +1,84 @@
+# A rollout step's bookkeeping on the CPU in C: in torch each is a dozen small ops and
+# copies, a dispatch each, every env step.
+#
+# sample_categorical: a single categorical action sampled in one pass over the decoder's
+# output: per row i of out (N, k + 1; k logits, then the value),
+#   a_i = argmax_j (out[i, j] + gumbel[i, j])          (Gumbel-max: a sample of softmax)
+#   logp_i = out[i, a_i] - log sum_j exp(out[i, j])
+# written straight into the rollout's buffers (actions, logprobs, values, the env's
+# action buffer). The same numbers as the torch path (ActionHead.sample), to rounding of
+# exp and log; argmax keeps the first of equal maxima, as torch's does.
+#
+# record_step: the env's rewards (clipped to [-clip, clip] when clip > 0) and done flags
+# (terminal or truncated, as 0/1 floats) into the rollout's columns.
+
+from libc.math cimport expf, logf
+
+ctypedef fused action_t:
+    int
+    long long
+
+
+def sample_categorical(const float[:, ::1] out, const float[:, ::1] gumbel,
+                       action_t[:] actions, float[:] logprobs, float[:] values,
+                       action_t[:] env_actions):
+    cdef Py_ssize_t n = out.shape[0], k = out.shape[1] - 1, i, j, best
+    cdef float top, total, score, best_score
+    if k < 1:
+        raise ValueError(f"out must have at least 2 columns (logits, value), got {out.shape[1]}")
+    if gumbel.shape[0] != n or gumbel.shape[1] != k:
+        raise ValueError(f"gumbel must be ({n}, {k}), got ({gumbel.shape[0]}, {gumbel.shape[1]})")
+    for name, length in (("actions", actions.shape[0]), ("logprobs", logprobs.shape[0]),
+                         ("values", values.shape[0]), ("env_actions", env_actions.shape[0])):
+        if length != n:
+            raise ValueError(f"{name} must have {n} rows, got {length}")
+    with nogil:
+        for i in range(n):
+            top = out[i, 0]
+            best = 0
+            best_score = out[i, 0] + gumbel[i, 0]
+            for j in range(1, k):
+                if out[i, j] > top:
+                    top = out[i, j]
+                score = out[i, j] + gumbel[i, j]
+                if score > best_score:
+                    best_score = score
+                    best = j
+            total = 0
+            for j in range(k):
+                total = total + expf(out[i, j] - top)
+            actions[i] = <action_t>best
+            env_actions[i] = <action_t>best
+            logprobs[i] = out[i, best] - (top + logf(total))
+            values[i] = out[i, k]
+
+
+def record_step(const float[:] rewards, const unsigned char[:] terminals,
+                const unsigned char[:] truncations, float[:] rewards_out, float[:] dones_out,
+                float clip):
+    """Returns 0 if no episode ended, else 1, plus 2 if some ended by truncation."""
+    cdef Py_ssize_t n = rewards.shape[0], i
+    cdef float r
+    cdef int flags = 0
+    for name, length in (("terminals", terminals.shape[0]), ("truncations", truncations.shape[0]),
+                         ("rewards_out", rewards_out.shape[0]), ("dones_out", dones_out.shape[0])):
+        if length != n:
+            raise ValueError(f"{name} must have {n} rows, got {length}")
+    with nogil:
+        for i in range(n):
+            r = rewards[i]
+            if clip > 0:
+                if r > clip:
+                    r = clip
+                elif r < -clip:
+                    r = -clip
+            rewards_out[i] = r
+            if truncations[i]:
+                dones_out[i] = 1
+                flags = flags | 3
+            elif terminals[i]:
+                dones_out[i] = 1
+                flags = flags | 1
+            else:
+                dones_out[i] = 0
+    return flags
