@@ -18,10 +18,10 @@ def test_sampling_in_c_equals_the_action_head(k, dtype):
     n, horizon, t = 257, 5, 3
     gen = torch.Generator().manual_seed(k)
     out = torch.randn(n, k + 1, generator=gen) * 3
-    out[:5, :k] = 1.0  # equal logits: ties go to the first, as torch's argmax
+    out[:5, :k] = 1.0  # equal logits
     head = ActionHead(spaces.Discrete(k))
     noise = head.noise(n, "cpu", torch.float32, gen)
-    noise[0][:3] = 0.0
+    noise[0][:3] = torch.tensor([0.0, 1.0 - 2**-24, 0.5])  # the ends of [0, 1), a boundary
     action, logp = head.sample(out[:, :-1], None, noise=noise)
 
     # Destinations as the trainer has them: one column of (agents, horizon) buffers.
@@ -44,10 +44,27 @@ def test_sampling_in_c_rejects_mismatched_buffers():
     out = np.zeros((4, 4), dtype=np.float32)
     one = np.zeros(4, dtype=np.int32)
     f = np.zeros(4, dtype=np.float32)
-    with pytest.raises(ValueError, match="gumbel must be"):
-        cy_rollout.sample_categorical(out, np.zeros((4, 2), dtype=np.float32), one, f, f, one)
+    with pytest.raises(ValueError, match="uniform must have 4 rows"):
+        cy_rollout.sample_categorical(out, f[:2], one, f, f, one)
     with pytest.raises(ValueError, match="logprobs must have 4 rows"):
-        cy_rollout.sample_categorical(out, np.zeros((4, 3), dtype=np.float32), one, f[:3], f, one)
+        cy_rollout.sample_categorical(out, f, one, f[:3], f, one)
+
+
+@pytest.mark.parametrize("path", ["c", "torch"])
+def test_sampling_draws_the_softmax_distribution(path):
+    n, probs = 200_000, torch.tensor([0.05, 0.6, 0.0001, 0.3499])
+    out = torch.cat([probs.log().expand(n, 4) + 1.7, torch.zeros(n, 1)], 1).contiguous()
+    u = torch.rand(n, generator=torch.Generator().manual_seed(0))
+    if path == "c":
+        actions, logp = np.zeros(n, np.int64), np.zeros(n, np.float32)
+        values, env = np.zeros(n, np.float32), np.zeros(n, np.int64)
+        cy_rollout.sample_categorical(out.numpy(), u.numpy(), actions, logp, values, env)
+        actions, logp = torch.from_numpy(actions), torch.from_numpy(logp)
+    else:
+        actions, logp = ActionHead(spaces.Discrete(4)).sample(out[:, :-1], None, noise=[u])
+    freq = torch.bincount(actions, minlength=4) / n
+    assert torch.allclose(freq, probs, atol=4 * (0.25 / n) ** 0.5)  # 4 standard errors
+    assert torch.allclose(logp, probs.log()[actions], atol=1e-5)
 
 
 @pytest.mark.parametrize("clip", [0.0, 1.0])

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from workbench.ppo.config import make_config
-from workbench.ppo.trainer import Trainer, evaluate
+from workbench.ppo.trainer import Trainer, clip_grad_norm, evaluate
 
 
 def trainer(env="bandit", **kw):
@@ -171,3 +171,19 @@ def test_update_phases_add_up_to_the_learn_timing():
         "timing/learn",
         "timing/misc",
     }
+
+
+@pytest.mark.parametrize("max_norm", [0.05, 1e9])
+def test_clip_grad_norm_equals_torchs(max_norm):
+    gen = torch.Generator().manual_seed(0)
+    shapes = [(16, 9), (16,), (4, 16), (4,), (3,)]
+    ours, theirs = ([torch.zeros(s, requires_grad=True) for s in shapes] for _ in range(2))
+    for a, b in zip(ours[:-1], theirs[:-1], strict=True):  # the last has no gradient
+        a.grad = torch.randn(a.shape, generator=gen)
+        b.grad = a.grad.clone()
+    total = clip_grad_norm(ours, max_norm)
+    expected = torch.nn.utils.clip_grad_norm_(theirs, max_norm, foreach=True)
+    assert torch.equal(total, expected)
+    for a, b in zip(ours[:-1], theirs[:-1], strict=True):
+        assert torch.equal(a.grad, b.grad)
+    assert ours[-1].grad is None

@@ -2,12 +2,13 @@
 # copies, a dispatch each, every env step.
 #
 # sample_categorical: a single categorical action sampled in one pass over the decoder's
-# output: per row i of out (N, k + 1; k logits, then the value),
-#   a_i = argmax_j (out[i, j] + gumbel[i, j])          (Gumbel-max: a sample of softmax)
-#   logp_i = out[i, a_i] - log sum_j exp(out[i, j])
-# written straight into the rollout's buffers (actions, logprobs, values, the env's
-# action buffer). The same numbers as the torch path (ActionHead.sample), to rounding of
-# exp and log; argmax keeps the first of equal maxima, as torch's does.
+# output by inverse CDF, with one uniform u_i per row i of out (N, k + 1; k logits, then
+# the value): with e_j = exp(out[i, j] - max_j out[i, j]),
+#   a_i = the first j with u_i * sum(e) < e_0 + ... + e_j   (the last if none, by rounding)
+#   logp_i = out[i, a_i] - max_j out[i, j] - log sum(e)
+# written straight into the rollout's buffers (actions, logprobs, values, the env's action
+# buffer). The formulas of ActionHead.sample's torch path (policy.sample_categorical), the
+# same numbers to rounding of exp and log.
 #
 # record_step: the env's rewards (clipped to [-clip, clip] when clip > 0) and done flags
 # (terminal or truncated, as 0/1 floats) into the rollout's columns.
@@ -19,37 +20,38 @@ ctypedef fused action_t:
     long long
 
 
-def sample_categorical(const float[:, ::1] out, const float[:, ::1] gumbel,
+def sample_categorical(const float[:, ::1] out, const float[:] uniform,
                        action_t[:] actions, float[:] logprobs, float[:] values,
                        action_t[:] env_actions):
-    cdef Py_ssize_t n = out.shape[0], k = out.shape[1] - 1, i, j, best
-    cdef float top, total, score, best_score
+    cdef Py_ssize_t n = out.shape[0], k = out.shape[1] - 1, i, j, chosen
+    cdef float top, total, threshold, cum
     if k < 1:
         raise ValueError(f"out must have at least 2 columns (logits, value), got {out.shape[1]}")
-    if gumbel.shape[0] != n or gumbel.shape[1] != k:
-        raise ValueError(f"gumbel must be ({n}, {k}), got ({gumbel.shape[0]}, {gumbel.shape[1]})")
-    for name, length in (("actions", actions.shape[0]), ("logprobs", logprobs.shape[0]),
-                         ("values", values.shape[0]), ("env_actions", env_actions.shape[0])):
+    for name, length in (("uniform", uniform.shape[0]), ("actions", actions.shape[0]),
+                         ("logprobs", logprobs.shape[0]), ("values", values.shape[0]),
+                         ("env_actions", env_actions.shape[0])):
         if length != n:
             raise ValueError(f"{name} must have {n} rows, got {length}")
     with nogil:
         for i in range(n):
             top = out[i, 0]
-            best = 0
-            best_score = out[i, 0] + gumbel[i, 0]
             for j in range(1, k):
                 if out[i, j] > top:
                     top = out[i, j]
-                score = out[i, j] + gumbel[i, j]
-                if score > best_score:
-                    best_score = score
-                    best = j
             total = 0
             for j in range(k):
                 total = total + expf(out[i, j] - top)
-            actions[i] = <action_t>best
-            env_actions[i] = <action_t>best
-            logprobs[i] = out[i, best] - (top + logf(total))
+            threshold = uniform[i] * total
+            chosen = k - 1
+            cum = 0
+            for j in range(k):
+                cum = cum + expf(out[i, j] - top)
+                if threshold < cum:
+                    chosen = j
+                    break
+            actions[i] = <action_t>chosen
+            env_actions[i] = <action_t>chosen
+            logprobs[i] = out[i, chosen] - top - logf(total)
             values[i] = out[i, k]
 
 

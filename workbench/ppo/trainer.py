@@ -70,6 +70,18 @@ def build_optimizers(policy: Policy, cfg: TrainConfig) -> list[torch.optim.Optim
     return [muon, torch.optim.Adam(rest, **adam_kw)]
 
 
+def clip_grad_norm(params: list[torch.Tensor], max_norm: float) -> torch.Tensor:
+    """``torch.nn.utils.clip_grad_norm_(params, max_norm, foreach=True)`` for parameters
+    on one device and dtype: the same ops in the same order, so the same numbers, without
+    its per-call grouping of tensors by device (a third of its time at our sizes)."""
+    grads = [p.grad for p in params if p.grad is not None]
+    if not grads:
+        return torch.zeros(())
+    total = torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads, 2.0)), 2.0)
+    torch._foreach_mul_(grads, torch.clamp(max_norm / (total + 1e-6), max=1.0))
+    return total
+
+
 def sample_without_replacement(probs: torch.Tensor, k: int, gen) -> torch.Tensor:
     """``torch.multinomial(probs, k, replacement=False, generator=gen)``, without its checks.
 
@@ -142,6 +154,7 @@ class Trainer:
         head = self.policy.head
         self._one_categorical = head.kind == "discrete" and len(head.sizes) == 1
         self.optimizers = build_optimizers(self.policy, cfg)
+        self._params = list(self.policy.parameters())
         self.gen = torch.Generator(self.device).manual_seed(cfg.seed)
         step = self.policy.step
         self._policy_step = torch.compile(step) if cfg.compile_rollout else step
@@ -413,7 +426,7 @@ class Trainer:
         return torch.where((total > 0) & torch.isfinite(total), weight / total, 1.0 / n)
 
     def update(self) -> dict:
-        cfg, pol, dev = self.cfg, self.policy, self.device
+        cfg, dev = self.cfg, self.device
         n, horizon = self.rewards.shape
         mb_segs = cfg.minibatch_size // horizon
         micro_segs = min(self.micro_batch // horizon, mb_segs)
@@ -440,8 +453,8 @@ class Trainer:
             mb_adv = adv[idx]
             mb_ret = mb_adv + values[idx]
             mb_adv = (mb_adv - mb_adv.mean()) / (mb_adv.std() + 1e-8) * imp[:, None]
-            for opt in self.optimizers:
-                opt.zero_grad(set_to_none=True)
+            for param in self._params:  # what zero_grad(set_to_none=True) does, minus its
+                param.grad = None  # per-optimizer Python overhead
             self.timer.lap("advantage")
             loss_total = torch.zeros((), dtype=torch.float64, device=dev)
             for lo in range(0, mb_segs, micro_segs):
@@ -456,7 +469,7 @@ class Trainer:
                     f"loss is {float(loss_total)} at epoch {self.epoch}, minibatch {k}: lower "
                     f"learning_rate (now {cfg.learning_rate}) or max_grad_norm"
                 )
-            torch.nn.utils.clip_grad_norm_(pol.parameters(), cfg.max_grad_norm, foreach=True)
+            clip_grad_norm(self._params, cfg.max_grad_norm)
             for opt in self.optimizers:
                 opt.step()
             self.timer.lap("optimizer")
