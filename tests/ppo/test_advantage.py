@@ -82,3 +82,18 @@ def test_shape_mismatch_is_a_clear_error():
         compute_advantage(
             values[:, :5].contiguous(), rewards, dones, ratio, torch.zeros(4, 5), 0.9, 0.9, 1, 1
         )
+
+
+def test_listed_rows_only_are_recomputed_and_match_the_full_kernel():
+    values, rewards, dones, ratio = random_inputs(40, 17, seed=3)
+    args = (0.99, 0.95, 1.0, 1.0)
+    full = compute_advantage(values, rewards, dones, ratio, torch.zeros(40, 17), *args)
+    out = torch.full((40, 17), 7.0)
+    rows = torch.tensor([0, 5, 39, 12])
+    compute_advantage(values, rewards, dones, ratio, out, *args, rows=rows)
+    assert torch.equal(out[rows], full[rows])
+    others = torch.ones(40, dtype=torch.bool)
+    others[rows] = False
+    assert (out[others] == 7.0).all()
+    with pytest.raises(ValueError, match="row 40 out of range for 40 rows"):
+        compute_advantage(values, rewards, dones, ratio, out, *args, rows=torch.tensor([40]))

@@ -187,3 +187,27 @@ def test_clip_grad_norm_equals_torchs(max_norm):
     for a, b in zip(ours[:-1], theirs[:-1], strict=True):
         assert torch.equal(a.grad, b.grad)
     assert ours[-1].grad is None
+
+
+def test_recomputing_only_the_last_minibatchs_rows_equals_recomputing_all():
+    # After each minibatch only its segments' ratios change, so only their advantages
+    # and priorities are recomputed: the same numbers as recomputing every row.
+    runs = []
+    for incremental in (True, False):
+        t = trainer("memory", rnn=True, minibatch_size=128, update_epochs=3, seed=4)
+        if not incremental:
+            full_adv, full_probs = t._advantages, t._segment_probs
+            t._advantages = lambda rows=None, f=full_adv: f()
+            t._segment_probs = lambda rows=None, f=full_probs: f()
+        logs = [t.train_epoch() for _ in range(2)]
+        runs.append((t, logs))
+    (a, logs_a), (b, logs_b) = runs
+    assert a.cfg.num_minibatches() * a.cfg.update_epochs > 1 and a.cfg.prio_alpha > 0
+    assert torch.equal(a.advantages, b.advantages)
+    for p, q in zip(a.policy.parameters(), b.policy.parameters(), strict=True):
+        assert torch.equal(p, q)
+    drop = ("timing/", "sps", "wall_time")
+    for x, y in zip(logs_a, logs_b, strict=True):
+        assert {k: v for k, v in x.items() if not k.startswith(drop)} == {
+            k: v for k, v in y.items() if not k.startswith(drop)
+        }

@@ -18,6 +18,7 @@ from functools import cache
 import torch
 
 from workbench.ppo.cy_advantage import puff_advantage as _puff_advantage_cpu
+from workbench.ppo.cy_advantage import puff_advantage_rows as _puff_advantage_rows_cpu
 
 BACKENDS = ("cpu", "triton", "torch")
 
@@ -56,14 +57,30 @@ def _triton_available() -> bool:
 
 
 def compute_advantage(
-    values, rewards, dones, ratio, out, gamma, lam, rho_clip, c_clip, *, backend=None
+    values, rewards, dones, ratio, out, gamma, lam, rho_clip, c_clip, *, rows=None, backend=None
 ):
     """Write the puff advantage into ``out`` (all tensors on one device) and return it.
 
+    ``rows`` (int64 indices), if given, are the only rows whose inputs changed since ``out``
+    was last written: each row's advantage depends on that row alone, so the CPU kernel
+    recomputes just those (the GPU backends recompute all, in parallel anyway).
     ``backend`` overrides :func:`backend_for` (for tests).
     """
     name = _check_backend(backend or backend_for(values.device))
-    if name == "cpu":
+    if name == "cpu" and rows is not None:
+        _puff_advantage_rows_cpu(
+            values.detach().numpy(),
+            rewards.numpy(),
+            dones.numpy(),
+            ratio.detach().numpy(),
+            out.numpy(),
+            rows.numpy(),
+            gamma,
+            lam,
+            rho_clip,
+            c_clip,
+        )
+    elif name == "cpu":
         _puff_advantage_cpu(
             values.detach().numpy(),
             rewards.numpy(),
@@ -86,17 +103,29 @@ def compute_advantage(
     return out
 
 
-def segment_priorities(advantages: torch.Tensor, alpha: float, *, backend=None):
+def segment_priorities(
+    advantages: torch.Tensor, alpha: float, *, sums=None, rows=None, backend=None
+):
     """Prioritized-replay weight of each segment (row): ``(sum_t |A|) ** alpha``, shape (N,).
 
-    The Triton kernel on a GPU, else torch (there is no separate CPU kernel).
+    The Triton kernel on a GPU, else torch (there is no separate CPU kernel). ``sums``, an
+    (N,) buffer, keeps each row's ``sum_t |A|`` between calls; then ``rows`` may list the
+    only rows whose advantages changed, and only theirs are summed again (the power is
+    taken over all rows at once: element-wise results depend on a row's position in a
+    vector op, so a part would round differently). The Triton kernel ignores both.
     """
     name = _check_backend(backend or backend_for(advantages.device))
     if name == "triton":
         from workbench.cuda import priority_weights
 
         return priority_weights(advantages, alpha)
-    return advantages.abs().sum(1).pow(alpha)
+    if sums is None:
+        return advantages.abs().sum(1).pow(alpha)
+    if rows is None:
+        torch.sum(advantages.abs(), 1, out=sums)
+    else:
+        sums[rows] = advantages[rows].abs().sum(1)
+    return sums.pow(alpha)
 
 
 def _check_backend(name: str) -> str:

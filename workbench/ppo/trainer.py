@@ -174,6 +174,7 @@ class Trainer:
         self.starts = torch.zeros(n, t, device=dev)  # 1 where observation t begins an episode
         self.ratio = torch.ones(n, t, device=dev)
         self.advantages = torch.zeros(n, t, device=dev)
+        self._abs_sums = torch.zeros(n, device=dev)  # per segment, for its priority
         self.h0 = torch.zeros(n, cfg.hidden_size, device=dev)
         self.c0 = torch.zeros(n, cfg.hidden_size, device=dev)
         self._done_np = np.zeros(n, dtype=bool)
@@ -401,7 +402,8 @@ class Trainer:
         self.rewards[idx, t] += self.cfg.gamma * v
 
     # -- update --
-    def _advantages(self) -> torch.Tensor:
+    def _advantages(self, rows: torch.Tensor | None = None) -> torch.Tensor:
+        """The advantages, all rows or only ``rows`` (those whose ratios changed)."""
         cfg = self.cfg
         return compute_advantage(
             self.values,
@@ -413,14 +415,20 @@ class Trainer:
             cfg.gae_lambda,
             cfg.vtrace_rho_clip,
             cfg.vtrace_c_clip,
+            rows=rows,
         )
 
-    def _segment_probs(self) -> torch.Tensor:
-        """Sampling probability of each segment: prioritized by |advantage|, or uniform."""
+    def _segment_probs(self, rows: torch.Tensor | None = None) -> torch.Tensor:
+        """Sampling probability of each segment: prioritized by |advantage|, or uniform.
+
+        With ``rows``, only their priorities are recomputed (the others' advantages did
+        not change since the last call)."""
         n = self.advantages.shape[0]
         if self.cfg.prio_alpha <= 0:
             return torch.full((n,), 1.0 / n, device=self.device)
-        weight = segment_priorities(self.advantages, self.cfg.prio_alpha)
+        weight = segment_priorities(
+            self.advantages, self.cfg.prio_alpha, sums=self._abs_sums, rows=rows
+        )
         total = weight.sum()
         # Uniform where the weights cannot be normalized: chosen on the device, no read.
         return torch.where((total > 0) & torch.isfinite(total), weight / total, 1.0 / n)
@@ -443,11 +451,16 @@ class Trainer:
         # Statistics stay on the device, in float64 (as Python floats summed them before).
         stats = torch.zeros(len(STAT_KEYS), dtype=torch.float64, device=dev)
         updates = cfg.update_epochs * cfg.num_minibatches()
+        idx = None  # the last minibatch's segments
         for k in range(updates):
-            if k > 0 and cfg.recompute_advantages:
-                self._advantages()  # V-trace ratios changed with the policy: use them
+            if idx is None:
+                probs = self._segment_probs()
+            elif cfg.recompute_advantages:
+                # V-trace ratios changed with the policy, in the last minibatch's rows only:
+                # their advantages and priorities are recomputed, the rest stand.
+                self._advantages(rows=idx)
+                probs = self._segment_probs(rows=idx)
             adv = self.advantages
-            probs = self._segment_probs()
             idx = sample_without_replacement(probs, mb_segs, self.gen)
             imp = (n * probs[idx]).pow(-beta)
             mb_adv = adv[idx]
