@@ -3,6 +3,8 @@ right on hand-computed cases, budgets are never overspent, and a quick run works
 
 import json
 import math
+import os
+import sys
 import textwrap
 
 import numpy as np
@@ -400,6 +402,97 @@ def test_protein_is_loaded_by_path_and_driven_through_its_api(tmp_path):
     )
     assert r["error"] is None and r["trials"]
     assert r["spent"] <= r["budget"] + 1e-9
+
+
+def _fake_protein(tmp_path, observe_body="", header=""):
+    """FAKE_PROTEIN with ``observe_body`` run at the start of its ``observe``."""
+    source = textwrap.dedent(FAKE_PROTEIN)
+    if observe_body:
+        source = source.replace(
+            "        assert set(hypers) >= set(self.spaces)\n",
+            f"        {observe_body}\n        assert set(hypers) >= set(self.spaces)\n",
+        )
+    path = tmp_path / "sweep.py"
+    path.write_text(header + source)
+    return path
+
+
+def test_a_bad_protein_path_says_what_is_wrong_with_the_value_given(tmp_path):
+    with pytest.raises(FileNotFoundError, match=r"nope\.py"):
+        sweep_peers.load_protein(str(tmp_path / "nope.py"))
+    with pytest.raises(FileNotFoundError, match=r"no sweep\.py"):
+        sweep_peers.load_protein(str(tmp_path))
+    other = tmp_path / "other.py"
+    other.write_text("x = 1\n")
+    with pytest.raises(ValueError, match="defines no class Protein"):
+        sweep_peers.load_protein(str(other))
+    (tmp_path / "notes.txt").write_text("")
+    with pytest.raises(ValueError, match=r"notes\.txt"):
+        sweep_peers.load_protein(str(tmp_path / "notes.txt"))
+    needs = tmp_path / "needs" / "sweep.py"
+    needs.parent.mkdir()
+    needs.write_text("from pufferlib.gp_torch import GaussianProcess\nclass Protein: pass\n")
+    if sweep_peers.importlib.util.find_spec("pufferlib") is None:
+        with pytest.raises(ImportError, match=r"pufferlib\.gp_torch"):
+            sweep_peers.load_protein(str(needs))
+
+
+def test_protein_gets_a_stand_in_for_the_one_pufferlib_helper_it_uses(tmp_path):
+    path = _fake_protein(
+        tmp_path,
+        observe_body="hypers = dict(pufferlib.unroll_nested_dict({'x': {'y': 1}, **hypers}))",
+        header="import pufferlib\n",
+    )
+    had = "pufferlib" in sys.modules
+    module = sweep_peers.load_protein(str(tmp_path))  # a folder holding sweep.py works too
+    assert sweep_peers.load_protein(str(path)) is module  # loaded once per process
+    assert ("pufferlib" in sys.modules) == had  # the stand-in does not outlive the import
+    assert dict(module.pufferlib.unroll_nested_dict({"a": {"b": 1}, "c": 2})) == {"a/b": 1, "c": 2}
+    ledger = sweep.Ledger(ZDT1, 100.0, np.random.default_rng(0))
+    sweep_peers.run_protein(ZDT1, ledger, 0, 5, protein=str(path))
+    assert len(ledger.trials) == 5
+
+
+@pytest.mark.parametrize("learns", [False, True])
+def test_protein_is_told_of_failures_only_if_it_keeps_them_apart(tmp_path, learns):
+    # 3.0 files an is_failure observation as a success; later versions keep them apart
+    body = "self.failure_observations.append(is_failure)" if learns else ""
+    path = _fake_protein(tmp_path, observe_body=body)
+    module = sweep_peers.load_protein(str(path))
+    module.Protein.failure_observations = []
+    ledger = sweep.Ledger(RL, 6 * RL.true_cost(DEFAULT), np.random.default_rng(0))
+    notes = sweep_peers.run_protein(RL, ledger, 0, 40, protein=str(path))
+    failed = sum(t["status"] in ("oom", "nan", "constraint") for t in ledger.trials)
+    searcher_seen = module.Protein.failure_observations
+    assert failed > 0
+    if learns:
+        assert notes["failures_fed"] == failed and searcher_seen.count(True) == failed
+    else:
+        # told only while nothing else was seen (else its first suggestion would repeat)
+        first_ok = next(i for i, t in enumerate(ledger.trials) if t["points"])
+        assert notes["failures_fed"] == first_ok
+
+
+@pytest.mark.skipif(
+    not os.environ.get("WORKBENCH_PROTEIN"),
+    reason="set WORKBENCH_PROTEIN to PufferLib 3.0's pufferlib/sweep.py to test the real one",
+)
+@pytest.mark.parametrize("problem", [RL, ZDT1], ids=["rl", "zdt1"])
+def test_the_real_protein_runs_on_both_problems(problem):
+    pytest.importorskip("pyro")
+    path = os.environ["WORKBENCH_PROTEIN"]
+    module = sweep_peers.load_protein(path)
+    searcher = sweep_peers.make_protein(module, problem, 0, problem.worst_cost())
+    first, _ = searcher.suggest(None)  # the search centre: the default run
+    for name, value in problem.default_params.items():
+        assert first[name] == pytest.approx(value)
+    budget = 2 * problem.true_cost(problem.default_params)
+    ledger = sweep.Ledger(problem, budget, np.random.default_rng(0))
+    notes = sweep_peers.run_protein(problem, ledger, 0, 3, protein=path)
+    assert notes["file"] == path and len(ledger.trials) >= 2
+    assert ledger.spent <= budget + 1e-9
+    for t in ledger.trials:
+        assert t["status"] in ("finished", "cut", "oom", "nan", "constraint")
 
 
 def test_quick_run_with_random_search_and_ours(monkeypatch, tmp_path, capsys):

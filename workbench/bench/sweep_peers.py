@@ -13,9 +13,12 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
+import inspect
 import io
 import math
+import re
 import sys
+import types
 import warnings
 from pathlib import Path
 
@@ -29,6 +32,7 @@ from workbench.bench.sweep_problems import (
     levels,
     rows,
 )
+from workbench.runtime import torch_threads
 
 PEERS = {  # method -> the modules it needs
     "tpe": ("optuna",),
@@ -58,7 +62,7 @@ def availability(method: str, protein: str | None) -> str | None:
         try:
             load_protein(protein)
         except Exception as e:
-            return f"skipped: cannot load {protein}: {type(e).__name__}: {e}"
+            return f"skipped: cannot load Protein: {type(e).__name__}: {e}"
         return None
     for module in PEERS.get(method, ()):
         if importlib.util.find_spec(module) is None:
@@ -281,6 +285,29 @@ def run_botorch(problem, ledger, seed, cap):
 
 
 # ---- PufferLib Protein, loaded by path ---------------------------------------------------
+# Written against PufferLib 3.0's ``pufferlib/sweep.py`` (the 3.0.0 release). Its API:
+#
+# - ``Protein(sweep_config, max_suggestion_cost=3600, ...)``. The config is PufferLib's
+#   ``[sweep]`` section as a dict: top-level ``method``, ``metric`` (a name), ``goal``
+#   ("maximize") and ``downsample`` (curve points per run), and one dict per parameter with
+#   ``distribution`` (uniform, int_uniform, uniform_pow2, log_normal, logit_normal), ``min``,
+#   ``max``, ``mean`` (the search centre: its first suggestion) and ``scale`` ("auto": half
+#   the normalized range). It needs ``pyro-ppl`` (two pyro GPs, score and log cost).
+# - ``suggest(fill) -> (params, info)``: ``fill=None`` gives a fresh dict of the parameters.
+# - ``observe(hypers, score, cost, is_failure=False)``. PufferLib's own sweep loop calls it
+#   once per curve point (``downsample`` of them), the length parameter set to the steps
+#   done and the cost to the time so far; the bench does the same through ``on_point``.
+#   3.0 keeps every observation as a success, ``is_failure`` included, and has no failure
+#   model (its loop never reports a failed run: a crash ends the sweep), so a failure is not
+#   fed to it: at its charged cost (a crash at start-up is cheaper than any run that trains)
+#   and the worst score it would sit on Protein's front and become a search centre. Later
+#   versions that keep failures apart (``failure_observations``) are told about them.
+#
+# It has no constraints: its infeasible suggestions run, fail at start-up and are charged
+# and counted, as BoTorch's are. The file imports ``pufferlib`` for one helper,
+# ``pufferlib.unroll_nested_dict`` (a nested dict's items with "a/b" keys, used to read the
+# params given to ``observe``); unless the file uses more of the package, that name is given
+# by a stand-in module, so neither PufferLib nor its compiled environments are installed.
 
 _PROTEIN_KIND = {
     "linear": "uniform",
@@ -289,9 +316,9 @@ _PROTEIN_KIND = {
     "pow2": "uniform_pow2",
     "int": "int_uniform",
 }
-# Protein's sweep config changed between versions: the metric as a name with a top-level
-# goal, or as a dict holding the goal; some versions also require more top-level keys, which
-# are added only when the constructor asks for them (KeyError).
+# Protein's sweep config changed between versions: 3.0 takes the metric as a name with a
+# top-level goal; some later ones a dict holding the goal, or require more top-level keys,
+# which are added only when the constructor asks for them (KeyError).
 _PROTEIN_STYLES = (
     {"method": "Protein", "metric": "score", "goal": "maximize"},
     {"method": "Protein", "metric": {"name": "score", "goal": "maximize"}},
@@ -302,29 +329,84 @@ _PROTEIN_EXTRA = {
     "use_gpu": False,
     "prune_pareto": True,
 }
+_PUFFERLIB_STAND_IN = {"unroll_nested_dict"}  # what the stand-in ``pufferlib`` provides
+_PROTEINS: dict = {}  # (path, mtime) -> loaded module, once per process
+
+
+def _protein_path(path) -> Path:
+    """The ``sweep.py`` that ``--protein`` names: the file itself, or a PufferLib checkout
+    (or its ``pufferlib`` folder) holding it."""
+    if not path:
+        raise ValueError("--protein: no path given (PufferLib's pufferlib/sweep.py)")
+    given = Path(path).expanduser()
+    p = given.resolve()
+    if p.is_dir():
+        for candidate in (p / "pufferlib" / "sweep.py", p / "sweep.py"):
+            if candidate.is_file():
+                return candidate
+        raise FileNotFoundError(
+            f"--protein {path!r}: {p} is a folder with no sweep.py or pufferlib/sweep.py"
+        )
+    if not p.exists():
+        raise FileNotFoundError(f"--protein {path!r}: no such file ({p})")
+    if not p.is_file() or p.suffix != ".py":
+        raise ValueError(f"--protein {path!r}: expected PufferLib's pufferlib/sweep.py")
+    return p
+
+
+def _pufferlib_stand_in():
+    module = types.ModuleType("pufferlib")
+    module.__doc__ = "workbench's stand-in for the one pufferlib helper sweep.py uses"
+    module.unroll_nested_dict = lambda d: iter(_flatten(d).items())
+    return module
 
 
 def load_protein(path: str):
-    """PufferLib's ``sweep.py`` module, imported from ``path`` (never vendored). When it
-    cannot ``import pufferlib``, the checkout that holds it is put on ``sys.path``."""
-    path = Path(path).expanduser().resolve()
-    if not path.is_file():
-        raise FileNotFoundError(f"--protein {path}: no such file")
+    """PufferLib's ``sweep.py`` module, imported from ``path`` (never vendored). If the file
+    uses no more of ``pufferlib`` than ``unroll_nested_dict``, a stand-in provides it;
+    otherwise the real package is imported (installed, or the checkout holding the file is
+    put on ``sys.path``). Raises with the path given when it is not a usable Protein."""
+    p = _protein_path(path)
+    key = (str(p), p.stat().st_mtime_ns)
+    if key in _PROTEINS:
+        return _PROTEINS[key]
+    source = p.read_text(errors="replace")
+    if not re.search(r"^\s*class\s+Protein\b", source, re.MULTILINE):
+        raise ValueError(f"--protein {path!r}: {p} defines no class Protein")
+    uses = set(re.findall(r"\bpufferlib\.(\w+)", source))
+    stand_in = uses <= _PUFFERLIB_STAND_IN
+    if not stand_in and importlib.util.find_spec("pufferlib") is None:
+        if p.parent.name == "pufferlib" and (p.parent / "__init__.py").is_file():
+            sys.path.insert(0, str(p.parent.parent))
+        else:
+            raise ImportError(
+                f"--protein {path!r}: the file uses pufferlib.{', pufferlib.'.join(sorted(uses))}"
+                " and pufferlib is not installed; pass the sweep.py of a PufferLib checkout"
+            )
 
-    def load():
-        spec = importlib.util.spec_from_file_location("_workbench_protein_sweep", path)
-        module = importlib.util.module_from_spec(spec)
+    spec = importlib.util.spec_from_file_location("_workbench_protein_sweep", p)
+    module = importlib.util.module_from_spec(spec)
+    saved = sys.modules.get("pufferlib")
+    if stand_in:
+        sys.modules["pufferlib"] = _pufferlib_stand_in()
+    try:
         with quiet():
             spec.loader.exec_module(module)
-        return module
-
-    try:
-        return load()
     except ModuleNotFoundError as e:
-        if e.name != "pufferlib" or path.parent.name != "pufferlib":
-            raise
-        sys.path.insert(0, str(path.parent.parent))
-        return load()
+        raise ImportError(
+            f"--protein {path!r}: it needs the module {e.name!r}"
+            + (" (pip install pyro-ppl)" if (e.name or "").startswith("pyro") else "")
+        ) from e
+    finally:
+        if stand_in:
+            if saved is None:
+                sys.modules.pop("pufferlib", None)
+            else:
+                sys.modules["pufferlib"] = saved
+    if not isinstance(getattr(module, "Protein", None), type):
+        raise ValueError(f"--protein {path!r}: {p} defines no class Protein")
+    _PROTEINS[key] = module
+    return module
 
 
 def _protein_config(problem: Problem, style: dict, extra: dict) -> dict:
@@ -336,7 +418,7 @@ def _protein_config(problem: Problem, style: dict, extra: dict) -> dict:
             "distribution": _PROTEIN_KIND[spec["kind"]],
             "min": spec["min"],
             "max": spec["max"],
-            "mean": problem.default_params[name],
+            "mean": problem.default_params[name],  # the search centre: the default run
             "scale": "auto",
         }
     return cfg
@@ -345,7 +427,6 @@ def _protein_config(problem: Problem, style: dict, extra: dict) -> dict:
 def make_protein(module, problem: Problem, seed: int, max_cost: float):
     """A ``Protein`` for ``problem``, built through its public constructor whichever
     config style this version of the file takes."""
-    import inspect
     import random
 
     random.seed(seed)
@@ -354,6 +435,12 @@ def make_protein(module, problem: Problem, seed: int, max_cost: float):
         import torch
 
         torch.manual_seed(seed)
+    # 3.0's GPs are pyro modules, whose parameters live in pyro's global store under their
+    # names (its score and cost GPs share them, as in PufferLib): a fresh store per Protein,
+    # as PufferLib's one-sweep process has, or one run's GPs start from the last run's.
+    pyro = getattr(module, "pyro", None)
+    if pyro is not None and hasattr(pyro, "clear_param_store"):
+        pyro.clear_param_store()
     wanted = {"max_suggestion_cost": max_cost, "use_gpu": False, "cost_param": problem.length}
     accepted = inspect.signature(module.Protein).parameters
     kwargs = {k: v for k, v in wanted.items() if k in accepted and v is not None}
@@ -378,6 +465,14 @@ def make_protein(module, problem: Problem, seed: int, max_cost: float):
     raise RuntimeError(f"Protein accepted no sweep config: {'; '.join(errors)}")
 
 
+def _learns_failures(searcher) -> bool:
+    """Whether this Protein keeps ``is_failure`` observations apart (3.0 does not)."""
+    try:
+        return "failure_observations.append" in inspect.getsource(type(searcher).observe)
+    except (OSError, TypeError):
+        return False
+
+
 def _flatten(d: dict, prefix="") -> dict:
     out = {}
     for k, v in d.items():
@@ -392,6 +487,8 @@ def run_protein(problem, ledger, seed, cap, protein=None):
     module = load_protein(protein)
     # no cap of its own (the dearest run that finishes), and no hint of the budget
     searcher = make_protein(module, problem, seed, problem.worst_cost())
+    learns_failures = _learns_failures(searcher)
+    observed = fed_failures = 0
 
     def clean(raw: dict) -> dict:
         flat = _flatten(raw)
@@ -406,19 +503,27 @@ def run_protein(problem, ledger, seed, cap, protein=None):
         return params
 
     def on_point(at, score, cost, frac):
+        # one observation per curve point, as PufferLib's sweep loop makes them
+        nonlocal observed
+        observed += 1
         with quiet():
             searcher.observe(at, score, cost)
         return False
 
-    while not ledger.exhausted and len(ledger.trials) < cap:
-        with quiet():
-            raw, _ = searcher.suggest(None)
-        params = clean(raw)
-        out = ledger.trial(params, on_point)
-        if out.failed:
+    # Protein's GPs are tiny: a second thread costs more in synchronization than it saves.
+    with torch_threads(1):
+        while not ledger.exhausted and len(ledger.trials) < cap:
             with quiet():
-                searcher.observe(params, problem.score_floor, out.cost, is_failure=True)
-    return {"file": str(protein)}
+                raw, _ = searcher.suggest(None)
+            params = clean(raw)
+            out = ledger.trial(params, on_point)
+            # 3.0 is told of a failure only while it has seen nothing else: its first
+            # suggestion, the search centre, would otherwise come back every time.
+            if out.failed and (learns_failures or not observed):
+                fed_failures += 1
+                with quiet():
+                    searcher.observe(params, problem.score_floor, out.cost, is_failure=True)
+    return {"file": str(protein), "failures_fed": fed_failures}
 
 
 RUNNERS = {
