@@ -1,28 +1,17 @@
 """The trainer's advantage and priority dispatch (workbench.ppo.advantage) through the Triton
 kernels gives what the Cython kernel and torch give.
 
-Without a GPU the kernels run through Triton's interpreter, switched on before triton is first
-imported (hence the environment line above the imports), on CPU tensors.
+Without a GPU the kernels run through Triton's interpreter on CPU tensors
+(``triton_setup``, imported first).
 """
-
-import os
 
 import pytest
 import torch
 
-if not torch.cuda.is_available():
-    os.environ.setdefault("TRITON_INTERPRET", "1")
-pytest.importorskip("triton", reason="the workbench.cuda kernels need triton")
-
-import workbench.cuda as cuda
+from tests.cuda.triton_setup import DEVICE  # first: switches on Triton's interpreter
 from workbench.ppo import advantage
 from workbench.ppo.config import make_config
 from workbench.ppo.trainer import Trainer
-
-if not cuda.available():
-    pytest.skip("no CUDA device and TRITON_INTERPRET is off", allow_module_level=True)
-
-DEVICE = torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
 def inputs(n, t, seed):

@@ -1,7 +1,7 @@
 """The Triton kernels equal their torch references; bad inputs fail with messages naming them.
 
-Without a GPU the kernels run on the CPU through Triton's interpreter, which must be switched
-on before triton is first imported: hence the environment line above the imports.
+Without a GPU the kernels run on the CPU through Triton's interpreter (``triton_setup``,
+imported first).
 """
 
 import ast
@@ -13,21 +13,14 @@ from pathlib import Path
 import pytest
 import torch
 
-if not torch.cuda.is_available():
-    os.environ.setdefault("TRITON_INTERPRET", "1")
-pytest.importorskip("triton", reason="the workbench.cuda kernels need triton")
-
 import workbench.cuda as cuda
+from tests.cuda.triton_setup import DEVICE  # first: switches on Triton's interpreter
 from workbench.cuda._checks import check_runnable
 from workbench.cuda.advantage import puff_advantage
 from workbench.cuda.priority import priority_weights
 from workbench.cuda.sample import sample_logits
 from workbench.ppo.advantage import advantage_reference
 
-if not cuda.available():
-    pytest.skip("no CUDA device and TRITON_INTERPRET is off", allow_module_level=True)
-
-DEVICE = torch.device("cuda" if torch.cuda.is_available() else "cpu")
 # The interpreter matches the float32 references bit for bit; the margin is for GPU rounding.
 TOL = {"rtol": 1e-5, "atol": 1e-5}
 SHAPES = [(1, 1), (7, 13), (333, 65), (8192, 64), (3, 700)]
