@@ -67,31 +67,14 @@ def compute_advantage(
     ``backend`` overrides :func:`backend_for` (for tests).
     """
     name = _check_backend(backend or backend_for(values.device))
-    if name == "cpu" and rows is not None:
-        _puff_advantage_rows_cpu(
-            values.detach().numpy(),
-            rewards.numpy(),
-            dones.numpy(),
-            ratio.detach().numpy(),
-            out.numpy(),
-            rows.numpy(),
-            gamma,
-            lam,
-            rho_clip,
-            c_clip,
-        )
-    elif name == "cpu":
-        _puff_advantage_cpu(
-            values.detach().numpy(),
-            rewards.numpy(),
-            dones.numpy(),
-            ratio.detach().numpy(),
-            out.numpy(),
-            gamma,
-            lam,
-            rho_clip,
-            c_clip,
-        )
+    if name == "cpu":
+        arrays = (values.detach(), rewards, dones, ratio.detach(), out)
+        arrays = tuple(x.numpy() for x in arrays)
+        coefs = (gamma, lam, rho_clip, c_clip)
+        if rows is None:
+            _puff_advantage_cpu(*arrays, *coefs)
+        else:
+            _puff_advantage_rows_cpu(*arrays, rows.numpy(), *coefs)
     elif name == "triton":
         from workbench.cuda import puff_advantage
 
