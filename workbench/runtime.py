@@ -107,10 +107,12 @@ def retain_freed_memory(enabled: bool = True):
     libraries, or no glibc: nothing changes. glibc's default values come back after the
     block (its dynamic threshold stays off).
     """
-    changed = enabled and keep_freed_memory()
+    mallopt = _mallopt() if enabled else None
+    if mallopt is not None:
+        keep_freed_memory()
     try:
         yield
     finally:
-        if changed:
+        if mallopt is not None:
             for param, value in _GLIBC_DEFAULTS.items():
-                _mallopt()(param, value)
+                mallopt(param, value)

@@ -38,12 +38,7 @@ import time
 import torch
 from torch import nn
 
-from workbench.bench.common import (
-    cpu_model,
-    print_table,
-    summarize,
-    write_result,
-)
+from workbench.bench.common import cpu_model, print_table, summarize, write_result
 from workbench.bench.env import time_steps
 from workbench.envs import make as make_env
 from workbench.ppo.config import make_config
@@ -264,7 +259,7 @@ def run(
     print(
         f"train {name} on {device} ({model}): agent steps/s, median of {epochs} epochs, "
         f"torch threads {torch.get_num_threads()}; bound: the same network in plain torch "
-        "(rollout forward + update_epochs x forward/backward/Adam per minibatch); "
+        "(rollout forward + update_epochs x forward/backward/fused Adam per minibatch); "
         "phases: shares of the end-to-end epoch; opt ms: the config's optimizer/Adam per step; "
         "e2e/bound: median over epochs of each epoch's ratio, wall-clock and (cpu) process time"
     )

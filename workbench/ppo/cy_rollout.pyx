@@ -58,10 +58,10 @@ def sample_categorical(const float[:, ::1] out, const float[:] uniform,
 def record_step(const float[:] rewards, const unsigned char[:] terminals,
                 const unsigned char[:] truncations, float[:] rewards_out, float[:] dones_out,
                 float clip):
-    """Returns 0 if no episode ended, else 1, plus 2 if some ended by truncation."""
+    """Returns whether some episode ended (terminal or truncated)."""
     cdef Py_ssize_t n = rewards.shape[0], i
     cdef float r
-    cdef int flags = 0
+    cdef bint ended = False
     for name, length in (("terminals", terminals.shape[0]), ("truncations", truncations.shape[0]),
                          ("rewards_out", rewards_out.shape[0]), ("dones_out", dones_out.shape[0])):
         if length != n:
@@ -75,12 +75,9 @@ def record_step(const float[:] rewards, const unsigned char[:] terminals,
                 elif r < -clip:
                     r = -clip
             rewards_out[i] = r
-            if truncations[i]:
+            if terminals[i] or truncations[i]:
                 dones_out[i] = 1
-                flags = flags | 3
-            elif terminals[i]:
-                dones_out[i] = 1
-                flags = flags | 1
+                ended = True
             else:
                 dones_out[i] = 0
-    return flags
+    return ended

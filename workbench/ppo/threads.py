@@ -2,9 +2,10 @@
 
 Small policies lose to thread overhead while wide ones gain from more cores, and the
 answer depends on the machine, the network and the minibatch; so an entry point that owns
-its process (the benchmarks, a sweep worker) times a minibatch's forward/backward of the
-config's policy at each candidate count and keeps the fastest. Nothing here changes
-process state for good: counts are tried inside ``runtime.torch_threads``.
+its process (``python -m workbench train``, the benchmarks) times a minibatch's
+forward/backward of the config's policy at each candidate count and keeps the fastest.
+Nothing here changes process state for good: counts are tried inside
+``runtime.torch_threads``.
 """
 
 from __future__ import annotations
