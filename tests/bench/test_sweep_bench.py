@@ -142,6 +142,44 @@ def test_curve_points_are_the_shorter_runs_they_stand_for():
         assert RL.true_cost(at) == pytest.approx(cost, rel=1e-6)
 
 
+def test_true_curve_is_what_a_trial_is_credited_with():
+    rng = np.random.default_rng(3)
+    cols = RL.sample(rng, 40)
+    for params in rows(RL.space, cols):
+        ledger = sweep.Ledger(RL, budget=1e9, rng=np.random.default_rng(0))
+        ledger.trial(params)
+        credited = np.array([pt[1:] for pt in ledger.trials[-1]["points"]]).reshape(-1, 2)
+        curve = np.array(RL.true_curve(params)).reshape(-1, 2)
+        assert curve.shape == credited.shape
+        np.testing.assert_allclose(curve, credited, rtol=1e-12)
+    assert ZDT1.true_curve(ZDT1.default_params) == [
+        (ZDT1.true_cost(ZDT1.default_params), ZDT1.true_score(ZDT1.default_params))
+    ]
+
+
+@pytest.mark.parametrize("problem", [RL, ZDT1], ids=["rl", "zdt1"])
+def test_perfect_knowledge_fits_the_budget_and_beats_any_run_it_could_buy(problem):
+    default_cost = problem.true_cost(problem.default_params)
+    found = {b: problem.oracle(b * default_cost, n_candidates=60) for b in (2, 10)}
+    for b, o in found.items():
+        costs = [problem.true_cost(p) for p in o["runs"]]
+        assert sum(costs) == pytest.approx(o["cost"]) and o["cost"] <= b * default_cost
+        pts = [pt for p in o["runs"] for pt in problem.true_curve(p)]
+        assert sweep.hv_ratio(problem, pts) == pytest.approx(o["hv_ratio"])
+        assert 0.5 < o["hv_ratio"] <= 1.0 + 1e-9
+        # any single run it could afford, the default's included, is credited with less
+        rng = np.random.default_rng(b)
+        singles = [problem.default_params] if default_cost <= b * default_cost else []
+        if problem is RL:
+            singles += rows(RL.space, RL.sample(rng, 200))
+        else:
+            singles += [dict(zip(ZDT1.space, u, strict=True)) for u in rng.random((200, 6))]
+        for p in singles:
+            if problem.true_cost(p) <= b * default_cost:
+                assert sweep.hv_ratio(problem, problem.true_curve(p)) <= o["hv_ratio"]
+    assert found[10]["hv_ratio"] > found[2]["hv_ratio"]
+
+
 def test_optimum_is_not_at_a_corner_and_the_front_trades_cost_for_score():
     front = RL.true_front()
     assert len(front) > 100
@@ -515,6 +553,12 @@ def test_quick_run_with_random_search_and_ours(monkeypatch, tmp_path, capsys):
         if r["method"] == "ours":
             assert r["violations"] == 0
     assert set(payload["ours_suggest_latency"]) == {"20", "50"}
+    assert "perfect knowledge" in out
+    for name in ("rl", "zdt1"):
+        perfect = payload["problems"][name]["perfect_knowledge_hv_ratio"]
+        assert set(perfect) == {str(b) for b in budgets}
+        best = max(r["hv_max"] for r in rows_ if r["problem"] == name)
+        assert max(perfect.values()) >= best - 0.01  # no method beats free learning
 
 
 def test_curve_dataclass():

@@ -444,6 +444,7 @@ def run(
     active = [m for m in methods if m not in skipped]
     for name in problems:  # the true fronts, once, before the workers need them
         PROBLEMS[name]().true_front()
+    perfect = {name: perfect_knowledge(PROBLEMS[name](), budgets) for name in problems}
 
     jobs = [
         {
@@ -470,7 +471,7 @@ def run(
         for m in active
         if m in caps and any(r["capped"] for r in results if r["method"] == m)
     }
-    _print(summary, skipped, capped, latency, engine, results, wall)
+    _print(summary, skipped, capped, latency, engine, results, wall, perfect)
     payload = {
         "config": {
             "problems": list(problems),
@@ -488,6 +489,7 @@ def run(
                 "reference_log_cost_score": PROBLEMS[name]().reference(),
                 "true_hypervolume": PROBLEMS[name]().true_hypervolume(),
                 "true_front_points": len(PROBLEMS[name]().true_front()),
+                "perfect_knowledge_hv_ratio": {str(b): v for b, v in perfect[name].items()},
             }
             for name in problems
         },
@@ -504,7 +506,15 @@ def run(
     return payload
 
 
-def _print(summary, skipped, capped, latency, engine, results, wall) -> None:
+def perfect_knowledge(problem: Problem, budgets) -> dict:
+    """Per budget (multiples of the default run's cost), the hypervolume ratio that runs of
+    the true front's own configurations reach within it (``Problem.oracle``): where a
+    sweeper would be if learning the problem cost nothing."""
+    default_cost = problem.true_cost(problem.default_params)
+    return {b: problem.oracle(b * default_cost)["hv_ratio"] for b in budgets}
+
+
+def _print(summary, skipped, capped, latency, engine, results, wall, perfect=None) -> None:
     headers = ["problem", "budget", "method", "HV ratio", "min-max", "IQR", "HV final",
                "trials", "stopped", "used", "fail cost", "violations", "errors"]  # fmt: skip
     table = []
@@ -540,6 +550,15 @@ def _print(summary, skipped, capped, latency, engine, results, wall) -> None:
         "failures): medians; "
         "violations: infeasible suggestions, all seeds."
     )
+    if perfect:
+        print(
+            "perfect knowledge (runs of the true front's own configurations, the best choice "
+            "within the budget; learning for free): "
+            + "; ".join(
+                f"{name} " + ", ".join(f"{b}x {v:.3f}" for b, v in by_budget.items())
+                for name, by_budget in perfect.items()
+            )
+        )
     for m, cap in capped.items():
         print(f"{LABELS[m]}: capped at {cap} trials per run to fit this machine (see 'used').")
     for m, why in skipped.items():

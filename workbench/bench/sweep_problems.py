@@ -234,6 +234,49 @@ class Problem:
         steps = params[self.length] * fraction
         return {**params, self.length: round(float(steps))}
 
+    def true_curve(self, params: dict) -> list[tuple[float, float]]:
+        """Noise-free (cost, score) of the points a run of ``params`` reports and is
+        credited with; one point where a trial reports no curve."""
+        return [(self.true_cost(params), self.true_score(params))]
+
+    def oracle(self, budget: float, n_candidates: int = 150, max_runs: int = 64) -> dict:
+        """What perfect knowledge buys with ``budget``: runs of the true front's own
+        configurations, chosen for the largest hypervolume ratio they are credited with.
+        The best pair of ``n_candidates`` front points spread along it (every pair), then
+        greedy additions while one fits and helps. A lower bound on the best possible
+        choice, and an upper mark for any sweeper: it pays nothing to learn."""
+        front = self.true_front()
+        params = self.true_front_params()
+        idx = np.unique(np.linspace(0, len(front) - 1, n_candidates).astype(int))
+        idx = idx[front[idx, 0] <= budget]
+        curves = {i: self.true_curve(params[i]) for i in idx}
+        ref, total = self.reference(), self.true_hypervolume()
+
+        def ratio(chosen) -> float:
+            pts = np.array([pt for i in chosen for pt in curves[i]], dtype=float)
+            return hypervolume(np.log(pts[:, 0]), pts[:, 1], ref) / total
+
+        best: tuple[float, tuple] = (0.0, ())
+        for a, i in enumerate(idx):
+            best = max(best, (ratio((i,)), (i,)))
+            for j in idx[a + 1 :]:
+                if front[i, 0] + front[j, 0] <= budget:
+                    best = max(best, (ratio((i, j)), (i, j)))
+        chosen = list(best[1])
+        while chosen and len(chosen) < max_runs:
+            left = budget - front[chosen, 0].sum()
+            options = [(ratio((*chosen, i)), i) for i in idx if front[i, 0] <= left]
+            if not options or max(options)[0] <= best[0] + 1e-9:
+                break
+            value, i = max(options)
+            chosen.append(i)
+            best = (value, tuple(chosen))
+        return {
+            "hv_ratio": float(best[0]),
+            "cost": float(front[chosen, 0].sum()) if chosen else 0.0,
+            "runs": [params[i] for i in chosen],
+        }
+
     def true_front(self) -> np.ndarray:
         """(n, 2) array of (cost, score) of the true front, sorted by cost."""
         return self._front()[0]
@@ -421,6 +464,20 @@ class RLProblem(Problem):
             return self.oom_cost
         steps = min(float(params["total_steps"]), float(m["fail_steps"]))
         return float(self.startup_cost + steps * m["per_step"])
+
+    def true_curve(self, params: dict) -> list[tuple[float, float]]:
+        """The noise-free points a run reports (as ``evaluate``, up to a failure)."""
+        lo = self.space["total_steps"]["min"]
+        out = []
+        for frac in self.fractions:
+            if frac < 1.0 and frac * params["total_steps"] < lo:
+                continue
+            at = self.at_fraction(params, frac)
+            score = self.true_score(at)
+            if math.isnan(score):
+                break
+            out.append((self.true_cost(at), score))
+        return out
 
     def evaluate(self, params: dict, rng: np.random.Generator) -> Curve:
         if not self.feasible(params):
