@@ -56,6 +56,21 @@ def test_curves_throttle_redraws_but_show_every_point():
     assert "run-a" in curves.panel.value and "200 steps" not in curves.panel.value
 
 
+def test_a_curve_is_read_whole_while_its_run_appends_rows():
+    class Appending(list):
+        """A run's rows whose thread appends one more each time they are read."""
+
+        def __iter__(self):
+            now = iter(self[:])  # a plain list: what was there when the read began
+            self.append(rows(1, start=len(self))[0])
+            return now
+
+    curves = LiveCurves()
+    curves.rows["run-a"] = Appending(rows(5))
+    x, y = curves._raw("run-a")  # one snapshot, not y from 5 rows and x from 6
+    assert len(x) == len(y) == 5
+
+
 def test_curves_metric_axis_and_smoothing_controls():
     curves = LiveCurves(smoothing=0.0)
     curves.add_run("a", pd.DataFrame(rows(10)))
@@ -146,17 +161,22 @@ def test_launcher_runs_stop_and_feed_curves(tmp_path):
     assert len(launcher.handles) == 2
     stops = [box.children[0] for box in launcher.runs_box.children]
     assert not launcher.stop_button.disabled and not any(b.disabled for b in stops)
-    deadline = time.time() + 60
-    while time.time() < deadline and not all(h.latest() for h in launcher.handles):
-        time.sleep(0.05)
-    lines = [box.children[1].value for box in launcher.runs_box.children]
-    assert all("[running]" in line and "steps/s" in line for line in lines)  # live, not 0 steps
-    launcher.stop_button.click()
-    launcher.wait(30)
+
+    def lines():
+        return [box.children[1].value for box in launcher.runs_box.children]
+
+    try:
+        deadline = time.time() + 60
+        while time.time() < deadline and not all("steps/s" in line for line in lines()):
+            time.sleep(0.05)
+        assert all(h.latest() for h in launcher.handles)
+        assert all("[running]" in line and "steps/s" in line for line in lines())  # live
+    finally:  # never leave two endless runs training under the tests that follow
+        launcher.stop_button.click()
+        launcher.wait(30)
     assert [h.status for h in launcher.handles] == ["stopped", "stopped"]
-    lines = [box.children[1].value for box in launcher.runs_box.children]
-    assert all("[stopped]" in line for line in lines)
-    for handle, line in zip(launcher.handles, lines, strict=True):
+    assert all("[stopped]" in line for line in lines())
+    for handle, line in zip(launcher.handles, lines(), strict=True):
         assert handle.run_id in line  # the id, beside the name
     assert all(b.disabled for b in stops) and launcher.stop_button.disabled  # nothing to stop
     assert launcher.card(launcher.handles[0]).widget is launcher.runs_box.children[0]

@@ -224,7 +224,7 @@ class LiveCurves:
     # -- drawing --
     def _raw(self, name: str):
         """Numeric x (steps or seconds since the run's start) and smoothed y, finite only."""
-        rows = self.rows[name]
+        rows = list(self.rows[name])  # one snapshot: a run's thread may append meanwhile
         metric, xkey = self.metric.value, X_AXES[self.x_axis.value]
         y = np.array(
             [r.get(metric, np.nan) if r.get(metric) is not None else np.nan for r in rows],

@@ -176,13 +176,14 @@ class Launcher:
         return handle
 
     def _on_log(self, run_id: str, row: dict) -> None:
-        # Rows can arrive before launch() returns: the curve needs only the run id, and the
-        # card catches up from handle.latest() once it exists.
-        if self.curves is not None:
-            self.curves.append(run_label(self._label(run_id), run_id), row)
+        # Rows can arrive before launch() returns: the card catches up from handle.latest()
+        # once it exists, and the curve needs only the run id. The card first: one line of
+        # text, where a curve redraw can take a while.
         card = self.cards.get(run_id)
         if card is not None:
             card.update(row)
+        if self.curves is not None:
+            self.curves.append(run_label(self._label(run_id), run_id), row)
 
     def _label(self, run_id: str) -> str:
         if run_id not in self._labels:
