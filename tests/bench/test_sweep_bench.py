@@ -165,18 +165,18 @@ def test_perfect_knowledge_fits_the_budget_and_beats_any_run_it_could_buy(proble
         costs = [problem.true_cost(p) for p in o["runs"]]
         assert sum(costs) == pytest.approx(o["cost"]) and o["cost"] <= b * default_cost
         pts = [pt for p in o["runs"] for pt in problem.true_curve(p)]
-        assert sweep.hv_ratio(problem, pts) == pytest.approx(o["hv_ratio"])
+        assert problem.hv_ratio(pts) == pytest.approx(o["hv_ratio"])
         assert 0.5 < o["hv_ratio"] <= 1.0 + 1e-9
         # any single run it could afford, the default's included, is credited with less
         rng = np.random.default_rng(b)
-        singles = [problem.default_params] if default_cost <= b * default_cost else []
+        singles = [problem.default_params]
         if problem is RL:
             singles += rows(RL.space, RL.sample(rng, 200))
         else:
             singles += [dict(zip(ZDT1.space, u, strict=True)) for u in rng.random((200, 6))]
         for p in singles:
             if problem.true_cost(p) <= b * default_cost:
-                assert sweep.hv_ratio(problem, problem.true_curve(p)) <= o["hv_ratio"]
+                assert problem.hv_ratio(problem.true_curve(p)) <= o["hv_ratio"]
     assert found[10]["hv_ratio"] > found[2]["hv_ratio"]
 
 
@@ -263,7 +263,7 @@ def test_true_fronts_are_non_dominated_and_unbeaten_by_random_points():
         hv_front = problem.true_hypervolume()
         hv_both = hypervolume(np.log(both[:, 0]), both[:, 1], ref)
         assert hv_both <= hv_front * (1 + 1e-3)
-        assert sweep.hv_ratio(problem, front.tolist()) == pytest.approx(1.0)
+        assert problem.hv_ratio(front.tolist()) == pytest.approx(1.0)
 
 
 def test_rl_true_front_is_unbeaten_by_local_search_around_it():
@@ -557,8 +557,9 @@ def test_quick_run_with_random_search_and_ours(monkeypatch, tmp_path, capsys):
     for name in ("rl", "zdt1"):
         perfect = payload["problems"][name]["perfect_knowledge_hv_ratio"]
         assert set(perfect) == {str(b) for b in budgets}
-        best = max(r["hv_max"] for r in rows_ if r["problem"] == name)
-        assert max(perfect.values()) >= best - 0.01  # no method beats free learning
+        for r in rows_:  # no method beats free learning at its budget
+            if r["problem"] == name:
+                assert r["hv_max"] <= perfect[str(r["budget"])] + 0.01
 
 
 def test_curve_dataclass():

@@ -33,7 +33,7 @@ import numpy as np
 from workbench.bench.common import print_table, write_result
 from workbench.bench.sweep_peers import RUNNERS as PEER_RUNNERS
 from workbench.bench.sweep_peers import availability, random_feasible, sample_feasible
-from workbench.bench.sweep_problems import PROBLEMS, Problem, hypervolume
+from workbench.bench.sweep_problems import PROBLEMS, Problem
 
 METHODS = ("ours", "random", "tpe", "optuna_gp", "skopt", "botorch", "protein")
 LABELS = {
@@ -154,13 +154,6 @@ def at_budget(trials: list, budget: float, curve_credit: bool) -> dict:
         "violations": violations,
         "stopped": stopped,
     }
-
-
-def hv_ratio(problem: Problem, points: list) -> float:
-    if not points:
-        return 0.0
-    cost, score = np.array(points, dtype=float).T
-    return hypervolume(np.log(cost), score, problem.reference()) / problem.true_hypervolume()
 
 
 class StandInSweeper:
@@ -321,8 +314,8 @@ def summarize_runs(results: list[dict], budgets) -> list[dict]:
             a = at_budget(r["trials"], b * r["default_cost"], r["method"] in CURVE_METHODS)
             row = {
                 "seed": r["seed"],
-                "hv": hv_ratio(problem, a["credited"]),
-                "hv_final": hv_ratio(problem, a["finals"]),
+                "hv": problem.hv_ratio(a["credited"]),
+                "hv_final": problem.hv_ratio(a["finals"]),
                 "trials": a["trials"],
                 "used": a["spent"] / (b * r["default_cost"]),
                 "fail_share": a["fail_cost"] / a["spent"] if a["spent"] else 0.0,

@@ -46,6 +46,8 @@ import numpy as np
 _COMPARE = re.compile(r"(<=|>=|<|>)")
 # problem name -> (true front as (n, 2) of (cost, score), its points in the unit box)
 _FRONTS: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+# problem name -> (reference point, true front's hypervolume): constants, read per scoring
+_SCALES: dict[str, tuple[tuple[float, float], float]] = {}
 
 
 # ---- scoring a front ------------------------------------------------------------------
@@ -250,11 +252,9 @@ class Problem:
         idx = np.unique(np.linspace(0, len(front) - 1, n_candidates).astype(int))
         idx = idx[front[idx, 0] <= budget]
         curves = {i: self.true_curve(params[i]) for i in idx}
-        ref, total = self.reference(), self.true_hypervolume()
 
         def ratio(chosen) -> float:
-            pts = np.array([pt for i in chosen for pt in curves[i]], dtype=float)
-            return hypervolume(np.log(pts[:, 0]), pts[:, 1], ref) / total
+            return self.hv_ratio([pt for i in chosen for pt in curves[i]])
 
         best: tuple[float, tuple] = (0.0, ())
         for a, i in enumerate(idx):
@@ -296,14 +296,27 @@ class Problem:
     def reference(self) -> tuple[float, float]:
         """The fixed (log cost, score) reference: the worst cost a run that finishes can
         have and the worst score it can have, over the whole space."""
-        return (math.log(self.worst_cost()), self.score_floor)
+        return self._scale()[0]
 
     def worst_cost(self) -> float:
         raise NotImplementedError
 
+    def hv_ratio(self, points) -> float:
+        """Hypervolume of (cost, score) ``points`` over the true front's (0 for none)."""
+        if not len(points):
+            return 0.0
+        cost, score = np.asarray(points, dtype=float).T
+        return hypervolume(np.log(cost), score, self.reference()) / self.true_hypervolume()
+
     def true_hypervolume(self) -> float:
-        front = self.true_front()
-        return hypervolume(np.log(front[:, 0]), front[:, 1], self.reference())
+        return self._scale()[1]
+
+    def _scale(self) -> tuple[tuple[float, float], float]:
+        if self.name not in _SCALES:
+            ref = (math.log(self.worst_cost()), self.score_floor)
+            front = self.true_front()
+            _SCALES[self.name] = (ref, hypervolume(np.log(front[:, 0]), front[:, 1], ref))
+        return _SCALES[self.name]
 
     def _front_points(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Candidate (cost, score, unit-box rows) from which the front is kept."""
@@ -465,13 +478,16 @@ class RLProblem(Problem):
         steps = min(float(params["total_steps"]), float(m["fail_steps"]))
         return float(self.startup_cost + steps * m["per_step"])
 
+    def reported_fractions(self, total_steps: float) -> list[float]:
+        """The fractions of its length at which a run reports a point, failures aside: none
+        shorter than the space allows, except the run's end."""
+        lo = self.space["total_steps"]["min"]
+        return [f for f in self.fractions if f >= 1.0 or f * total_steps >= lo]
+
     def true_curve(self, params: dict) -> list[tuple[float, float]]:
         """The noise-free points a run reports (as ``evaluate``, up to a failure)."""
-        lo = self.space["total_steps"]["min"]
         out = []
-        for frac in self.fractions:
-            if frac < 1.0 and frac * params["total_steps"] < lo:
-                continue
+        for frac in self.reported_fractions(params["total_steps"]):
             at = self.at_fraction(params, frac)
             score = self.true_score(at)
             if math.isnan(score):
@@ -487,15 +503,12 @@ class RLProblem(Problem):
             return Curve([(0.0, self.oom_cost, math.nan)], "oom")
         total = float(params["total_steps"])
         fail = float(m["fail_steps"])
-        lo = self.space["total_steps"]["min"]
         run_z = rng.standard_normal()  # one run's luck, shared by its points
         points = []
-        for frac in self.fractions:
+        for frac in self.reported_fractions(total):
             steps = frac * total
             if steps >= fail:
                 break
-            if steps < lo and frac < 1.0:  # a shorter run than the space allows: not a point
-                continue
             sub = self.model({**params, "total_steps": steps})
             noise = self.noise_sd(steps) * (0.8 * run_z + 0.6 * rng.standard_normal())
             points.append((frac, float(sub["cost"]), float(sub["score"] + noise)))
