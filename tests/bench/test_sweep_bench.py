@@ -565,3 +565,16 @@ def test_quick_run_with_random_search_and_ours(monkeypatch, tmp_path, capsys):
 def test_curve_dataclass():
     c = Curve([(0.5, 2.0, 0.1), (0.7, 3.0, float("nan"))], "nan")
     assert c.cost == 3.0 and c.failed
+
+
+def test_a_run_is_recorded_under_the_name_given(monkeypatch, tmp_path):
+    monkeypatch.setenv("WORKBENCH_BENCH_DIR", str(tmp_path))
+    sweep.run(problems=("zdt1",), methods=("random",), seeds=1, quick=True, name="sweep_budgets")
+    assert [p.name for p in tmp_path.iterdir()] == ["sweep_budgets.json"]
+
+
+@pytest.mark.parametrize("name", ["", "../sweep", "a b", "x.json"])
+def test_a_name_that_is_no_plain_file_name_is_refused_before_anything_runs(name, tmp_path):
+    with pytest.raises(ValueError, match="name must be letters") as err:
+        sweep.run(problems=("zdt1",), methods=("random",), seeds=1, quick=True, name=name)
+    assert repr(name) in str(err.value)

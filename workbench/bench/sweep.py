@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import math
 import os
+import re
 import statistics
 import sys
 import time
@@ -404,14 +405,21 @@ def run(
     protein=None,
     quick=False,
     workers=None,
+    name="sweep",
 ) -> dict:
-    """Run the comparison, print the table, write ``sweep.json``; returns the payload.
+    """Run the comparison, print the table, write ``<name>.json``; returns the payload.
 
     ``budgets`` are multiples of one full default run's cost; ``seeds`` an int (0..n-1) or
     a list; ``methods`` a subset of ``METHODS`` (default all); ``protein`` the path of
     PufferLib's ``sweep.py``; ``quick`` shrinks seeds, budgets, caps and latency counts
-    for a smoke test; ``workers`` processes (default: 2 if the machine has them, 1 if quick).
+    for a smoke test; ``workers`` processes (default: 2 if the machine has them, 1 if quick);
+    ``name`` the results file's name (a plain word: letters, digits, ``_`` and ``-``).
     """
+    if not re.fullmatch(r"[A-Za-z0-9_-]+", str(name)):
+        raise ValueError(
+            f"name must be letters, digits, '_' or '-' (a file name), got {name!r}; "
+            "e.g. 'sweep_budgets'"
+        )
     t0 = time.perf_counter()
     seeds = list(range(seeds)) if isinstance(seeds, int) else list(seeds)
     budgets = tuple(sorted(budgets))
@@ -435,8 +443,8 @@ def run(
     sweeper_cls, engine = load_sweeper()
     skipped = {m: why for m in methods if (why := availability(m, protein))}
     active = [m for m in methods if m not in skipped]
-    for name in problems:  # the true fronts, once, before the workers need them
-        PROBLEMS[name]().true_front()
+    for problem in problems:  # the true fronts, once, before the workers need them
+        PROBLEMS[problem]().true_front()
     perfect = {name: perfect_knowledge(PROBLEMS[name](), budgets) for name in problems}
 
     jobs = [
@@ -495,7 +503,7 @@ def run(
         "ours_suggest_latency": latency,
         "wall_s": wall,
     }
-    write_result("sweep", payload)
+    write_result(name, payload)
     return payload
 
 

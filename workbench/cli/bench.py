@@ -69,6 +69,7 @@ def bench_sweep(args) -> None:
         protein=args.protein,
         quick=args.quick,
         workers=args.workers,
+        name=args.name,
     )
 
 
@@ -143,6 +144,11 @@ def add_parsers(sub) -> None:
     bs.add_argument("--protein", default=None, help="path to PufferLib's sweep.py (optional)")
     bs.add_argument("--quick", action="store_true", help="a small smoke run")
     bs.add_argument("--workers", type=int, default=None, help="processes (default 2)")
+    bs.add_argument(
+        "--name",
+        default="sweep",
+        help="results file name, without .json (e.g. sweep_budgets for a budget-scaling run)",
+    )
     bs.set_defaults(func=bench_sweep)
     be = bench_sub.add_parser(
         "sweep-executors", help="trials per hour: inline, processes and ray executors"
