@@ -105,6 +105,47 @@ def test_a_tiny_real_sweep_records_trials_prunes_and_survives_a_failure(tmp_path
     )
 
 
+TIMED = {
+    **TINY,
+    "name": "timed",
+    "space": {
+        "learning_rate": {"kind": "log", "min": 1e-3, "max": 0.1},
+        "total_steps": {"kind": "log", "min": 16384, "max": 65536},
+    },
+}
+
+
+def test_an_hours_budget_stops_the_trial_in_flight_at_the_deadline(tmp_path):
+    db = tmp_path / "wb.db"
+    definition = {**TIMED, "budget": {"hours": 2 / 3600}}  # agent-steps cost: no time cap
+    definition["space"] = {**TIMED["space"], "total_steps": {"kind": "log", "min": 2e6, "max": 4e6}}
+    seen, start = [], time.time()
+    handle = workbench.sweep(definition, store=db, background=False, on_trial=seen.append)
+    assert handle.status == "finished" and time.time() - start < 30
+    assert [r["status"] for r in seen] == ["stopped"]
+    assert seen[0]["reason"] == "sweep budget of 2 s spent"
+    assert RunStore(db).run(seen[0]["run_id"])["status"] == "stopped"
+    assert len(RunStore(db).curve(seen[0]["run_id"])) >= 1  # its curve is kept
+    assert RunStore(db).sweep(handle.id)["status"] == "finished"
+
+
+def test_with_wall_clock_cost_no_trial_starts_that_cannot_end_in_the_time_left(tmp_path):
+    db = tmp_path / "wb.db"
+    first = workbench.sweep({**TIMED, "cost": "wall_time"}, trials=4, store=db, background=False)
+    assert first.status == "finished"
+    cheapest = first.results().query("status == 'finished'")["cost"].min()
+    assert cheapest > 0.5  # each run takes longer than the budget below
+    # Resumed with a fifth of a second: the engine knows no run fits, so none starts (with
+    # no time cap one would, to be stopped at the deadline and recorded).
+    left = 0.2
+    again = workbench.sweep(
+        None, resume=first.id, trials=10, hours=left / 3600, store=db, background=False
+    )
+    assert again.status == "finished"
+    assert len(RunStore(db).runs(sweep=first.id)) == 4
+    assert again.sweeper.n_suggested == 4
+
+
 def test_suggestions_are_configs_the_trainer_accepts():
     d = load("sweeps/breakout.toml")
     sweeper = build_sweeper(d)

@@ -11,6 +11,7 @@ from tests.sweep.problems import RL_CONSTRAINTS, RL_SPACE, rl_curve
 from workbench.sweep import Space, Sweeper
 from workbench.sweep.constraints import ConstraintError
 from workbench.sweep.space import SpaceError
+from workbench.sweep.suggest import NoFeasiblePoint
 
 
 def feasible(p):
@@ -185,6 +186,30 @@ def test_no_suggestion_is_predicted_to_cost_more_than_max_cost():
     assert np.mean(np.array(checked) <= cap * 1.0001) >= 0.9  # the 90% upper quantile, mostly
     full = sw.observations.groupby("total_steps")["cost"].max()
     assert full.max() < 2 * cap  # true costs follow
+
+
+def test_a_cap_on_one_suggestion_holds_and_one_nothing_fits_uses_nothing_up(history):
+    obs = history[1]
+    done = obs[~obs["failed"]]
+    cap = float(np.quantile(done["cost"], 0.6))
+    sw = rebuild(history)
+    for _ in range(4):  # the cap holds for the suggestion it is given, by the cost model
+        p = sw.suggest(max_cost=cap)
+        assert sw.predict(p)["cost"] <= cap * 1.0001, (p, sw.predict(p))
+    # it only tightens the standing cap
+    standing = float(np.quantile(done["cost"], 0.7))
+    sw = rebuild(history, max_cost=standing)
+    assert sw.predict(sw.suggest(max_cost=1e12))["cost"] <= standing * 1.0001
+    # a cap nothing fits under: an error naming it, and the suggestion is not used up
+    sw = rebuild(history)
+    k = sw.n_suggested
+    with pytest.raises(NoFeasiblePoint, match="max_cost=1e-06"):
+        sw.suggest(max_cost=1e-6)
+    assert sw.n_suggested == k
+    assert sw.suggest() == rebuild(history).suggest()
+    for bad in (0, -1.0, float("nan"), float("inf")):
+        with pytest.raises(ValueError, match="max_cost must be a finite number > 0"):
+            sw.suggest(max_cost=bad)
 
 
 def test_result_tables(history):

@@ -7,9 +7,13 @@ executor train them as a run carrying the sweep's id. Each metric row that comes
 may become a *curve point* (observed as a shorter run: see the engine's docstring), may
 prune the trial (far below the score-vs-cost quantile line) or stop it at the hard cost
 cap. The trial's end becomes one more observation: its final score, or a failure that
-teaches the success model. Every observation is written to the store in order, so a
-sweep killed at any point resumes (``resume=sweep_id``) with an engine identical to the
-one that died, losing at most the trial in flight.
+teaches the success model. With an ``hours`` budget and wall-clock cost, each trial is
+suggested under the time the sweep has left (a hard cap for that one suggestion), so the
+last trials fit instead of being cut at the deadline; when no run is predicted to fit,
+no more start and the sweep ends as the trials in flight do. Every observation is
+written to the store in order, so a sweep killed at any point resumes
+(``resume=sweep_id``) with an engine identical to the one that died, losing at most the
+trial in flight.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from workbench.store import RunStore
 from workbench.sweep.definition import SweepDefinition, build_sweeper, load
 from workbench.sweep.executors import Outcome, Trial, make_executor
 from workbench.sweep.executors.worker import cap_reason
+from workbench.sweep.suggest import NoFeasiblePoint
 
 CURVE_START = 0.2  # curve points start after this fraction of a trial's length
 
@@ -247,10 +252,23 @@ class _Driver:
         self.totals: dict[int, int] = {}  # trial -> its training length
         self.default_steps = self.d.fixed().get("total_steps")  # when it is not swept
         self.stopping: set[int] = set()
+        self.out_of_time = False  # no run is predicted to fit in the time left
+        self.asked_at: dict[int, float] = {}  # trial -> when its suggestion was asked for
+        self.overheads: list[float] = []  # seconds a finished trial took beyond its cost
 
     # -- budget --
+    def _time_left(self) -> float | None:
+        """Seconds to the deadline, less what a trial takes beyond the wall time it reports
+        (the suggestion, building the env and policy, a worker's start: the median of the
+        last five finished trials), as a cap on a trial's cost when cost is wall-clock."""
+        if self.deadline is None or self.d.cost != M.WALL_TIME:
+            return None
+        recent = sorted(self.overheads[-5:])
+        overhead = recent[len(recent) // 2] if recent else 0.0
+        return max(self.deadline - time.time() - overhead, 1e-3)
+
     def _can_start(self) -> bool:
-        if self.h._stop.is_set():
+        if self.h._stop.is_set() or self.out_of_time:
             return False
         if self.d.trials is not None and self.started >= self.d.trials:
             return False
@@ -288,7 +306,7 @@ class _Driver:
         if self.h._stop.is_set():
             self._stop_all("sweep stopped")
         elif self.deadline is not None and time.time() >= self.deadline:
-            self._stop_all(f"sweep budget of {self.d.hours} h spent")
+            self._stop_all(f"sweep budget of {_duration(self.d.hours)} spent")
 
     def _stop_all(self, reason: str) -> None:
         for index, trial in list(self.inflight.items()):
@@ -298,12 +316,21 @@ class _Driver:
 
     # -- trials --
     def _submit(self) -> None:
+        asked_at = time.time()
+        left = self._time_left()
         with self.h._lock:
-            params = self.d.coerce(self.h.sweeper.suggest())
+            try:
+                params = self.d.coerce(self.h.sweeper.suggest(max_cost=left))
+            except NoFeasiblePoint:
+                if left is None:
+                    raise
+                self.out_of_time = True
+                return
             self.h.next_prediction = self.h.sweeper.predict(params)
             self.h.sweeper.pending(params)
         index = self.started
         self.started += 1
+        self.asked_at[index] = asked_at
         trial = Trial(
             index=index,
             params=params,
@@ -373,8 +400,11 @@ class _Driver:
         trial.run_id = outcome.run_id or trial.run_id
         cost = outcome.summary.get(self.d.cost)
         score = M.objective(outcome.summary, self.d.metric)
+        asked_at = self.asked_at.pop(trial.index, None)
         if outcome.status == "finished":
             self._observe(trial, trial.params, score, cost)
+            if asked_at is not None and cost is not None and self.d.cost == M.WALL_TIME:
+                self.overheads.append(max(time.time() - asked_at - float(cost), 0.0))
         elif outcome.status == "failed" and not _not_the_configs_fault(outcome.error):
             self._observe(
                 trial, trial.params, None, cost, failed=True, error=_last_line(outcome.error)
@@ -395,6 +425,13 @@ class _Driver:
         self.h.trials.append(record)
         if self.on_trial is not None:
             self.on_trial(record)
+
+
+def _duration(hours: float) -> str:
+    """2 h, 15 min, 40 s: a budget for people."""
+    if hours >= 1:
+        return f"{hours:.3g} h"
+    return f"{hours * 60:.3g} min" if hours * 60 >= 1 else f"{hours * 3600:.3g} s"
 
 
 def _last_line(error: str | None) -> str | None:

@@ -30,7 +30,10 @@ old sweeper would have made.
 
 The cost cap. ``max_cost`` is hard: once a successful run's cost is known, no suggestion has a
 predicted cost (90% upper quantile; the mean if none qualifies) above it. The very first
-suggestions, made before any cost is known, cannot be checked.
+suggestions, made before any cost is known, cannot be checked. ``suggest(max_cost=c)`` applies
+a tighter cap to one suggestion (a sweep passes the time it has left), and raises
+NoFeasiblePoint, without using up the suggestion, if no run is predicted to fit under it;
+the cap it was given then joins the inputs the suggestion is a function of.
 """
 
 from __future__ import annotations
@@ -325,17 +328,25 @@ class Sweeper:
         return M.SuccessModel(units[idx], ok[idx], hyper)
 
     # ----- suggestions --------------------------------------------------------------------
-    def suggest(self) -> dict:
-        """The next parameters to run: feasible, under the cost cap, plain Python types."""
-        with M.one_blas_thread():
-            return self._suggest()
+    def suggest(self, max_cost: float | None = None) -> dict:
+        """The next parameters to run: feasible, under the cost cap, plain Python types.
 
-    def _suggest(self) -> dict:
+        ``max_cost`` caps this one suggestion below the standing cap (say, the time a sweep
+        has left); NoFeasiblePoint if no run is predicted to fit under it."""
+        if max_cost is not None and not (_finite(max_cost) and max_cost > 0):
+            raise ValueError(f"max_cost must be a finite number > 0, got {max_cost!r}")
+        cap = self.max_cost if max_cost is None else float(max_cost)
+        if self.max_cost is not None:
+            cap = min(cap, self.max_cost)
+        with M.one_blas_thread():
+            return self._suggest(cap)
+
+    def _suggest(self, cap: float | None) -> dict:
         k = self.n_suggested
         rng = np.random.default_rng([self.seed, k])
         n_ok = sum(not r["failed"] for r in self._rows)
         if k < self.n_initial or n_ok < 3:
-            u = self._design_point(k, rng)
+            u = self._design_point(k, rng, cap)
             self.last_info = {"design": True}
         else:
             models = self._fit()
@@ -349,7 +360,7 @@ class Sweeper:
                 success=models["success"],
                 X_ok=models["X_ok"],
                 log_cost_ok=models["log_cost_ok"],
-                max_cost=self.max_cost,
+                max_cost=cap,
                 length=self._length_index,
                 fractions=self._fractions(),
                 shortest=float(models["X_ok"][:, self._length_index].min())
@@ -386,7 +397,7 @@ class Sweeper:
             fracs = np.unique(np.quantile(fracs, np.linspace(0, 1, 8)).round(2))
         return (*(float(f) for f in fracs if 0 < f < 1), 1.0)
 
-    def _design_point(self, k: int, rng: np.random.Generator) -> np.ndarray:
+    def _design_point(self, k: int, rng: np.random.Generator, cap: float | None) -> np.ndarray:
         if self._design is None:
             pts = design(self.space, self.seed)
             if self._length_index is not None:
@@ -408,14 +419,14 @@ class Sweeper:
         models = self._fit() if self._rows else None
         if models is not None:
             accept &= models["success"].predict(pts) >= 0.5
-        if self.max_cost is not None and models is not None and models["cost"] is not None:
+        if cap is not None and models is not None and models["cost"] is not None:
             mu, sd = models["cost"].predict(pts)
-            under = mu + UPPER_Z * sd <= math.log(self.max_cost)
+            under = mu + UPPER_Z * sd <= math.log(cap)
             if not (under & accept).any():
-                under = mu <= math.log(self.max_cost)
+                under = mu <= math.log(cap)
             if not under.any():
                 raise NoFeasiblePoint(
-                    f"no design point is predicted to cost under max_cost={self.max_cost:.4g} "
+                    f"no design point is predicted to cost under max_cost={cap:.4g} "
                     f"(cheapest predicted: {math.exp(mu.min()):.4g})"
                 )
             pts, accept = pts[under], accept[under]
