@@ -11,6 +11,7 @@ import pytest
 import torch
 
 import workbench
+from tests.processes import sigint_default
 from workbench.store import RunStore, run_tag
 
 FAST = dict(num_envs=32, bptt_horizon=16, minibatch_size=256, learning_rate=0.01)
@@ -77,7 +78,11 @@ TRAINER = textwrap.dedent(
 
 
 def start_trainer(db):
-    proc = subprocess.Popen([sys.executable, "-c", TRAINER, str(db)], stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", TRAINER, str(db)],
+        stderr=subprocess.PIPE,
+        preexec_fn=sigint_default,
+    )
     deadline = time.time() + 120
     while time.time() < deadline:
         time.sleep(0.3)
