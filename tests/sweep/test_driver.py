@@ -66,6 +66,7 @@ def test_a_tiny_real_sweep_records_trials_prunes_and_survives_a_failure(tmp_path
     seen = []
     handle = workbench.sweep(TINY, store=db, background=False, on_trial=seen.append)
     assert handle.status == "finished" and len(seen) == 8
+    assert handle.ended_because == "budget of 8 trials spent"
     runs = RunStore(db).runs(sweep=handle.id)
     assert len(runs) == 8 and set(runs["tags"].map(tuple)) == {("sweep:tiny",)}
     statuses = [r["status"] for r in seen]
@@ -125,6 +126,7 @@ def test_an_hours_budget_stops_the_trial_in_flight_at_the_deadline(tmp_path):
     assert handle.status == "finished" and time.time() - start < 30
     assert [r["status"] for r in seen] == ["stopped"]
     assert seen[0]["reason"] == "sweep budget of 2 s spent"
+    assert handle.ended_because == "budget of 2 s spent"
     assert RunStore(db).run(seen[0]["run_id"])["status"] == "stopped"
     assert len(RunStore(db).curve(seen[0]["run_id"])) >= 1  # its curve is kept
     assert RunStore(db).sweep(handle.id)["status"] == "finished"
@@ -143,6 +145,7 @@ def test_with_wall_clock_cost_no_trial_starts_that_cannot_end_in_the_time_left(t
         None, resume=first.id, trials=10, hours=left / 3600, store=db, background=False
     )
     assert again.status == "finished"
+    assert again.ended_because.startswith("no run is predicted to end in the 0.0")
     assert len(RunStore(db).runs(sweep=first.id)) == 4
     assert again.sweeper.n_suggested == 4
 

@@ -208,7 +208,8 @@ def sweep(args) -> None:
         sys.exit(143 if str(e) == "SIGTERM" else 130)
     best = handle.best()
     d = handle.definition
-    print(f"sweep {handle.id} {handle.status}: {len(handle.trials)} trials")
+    why = f" ({handle.ended_because})" if handle.ended_because else ""
+    print(f"sweep {handle.id} {handle.status}: {len(handle.trials)} trials{why}")
     if best:
         print(
             f"best {d.metric} {best['score']:.4g} at {d.cost} {best['cost']:.4g}: run "

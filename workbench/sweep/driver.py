@@ -38,7 +38,9 @@ CURVE_START = 0.2  # curve points start after this fraction of a trial's length
 
 class SweepHandle:
     """A sweep in progress or ended: ``stop()``, ``wait()``, ``results()``, ``best()``,
-    ``front()``, ``status``. ``sweeper`` is the live engine."""
+    ``front()``, ``status``, and once ended ``ended_because`` (its trial or time budget
+    spent, no run fitting in the time left, stopped, or the error). ``sweeper`` is the
+    live engine."""
 
     def __init__(self, sweep_id: str, definition: SweepDefinition, store: RunStore, sweeper):
         self.id = sweep_id
@@ -51,6 +53,7 @@ class SweepHandle:
         self.trials: list[dict] = []  # one record per ended trial, in order
         self.next_prediction: dict | None = None  # the models' view of the newest trial
         self.running: dict[int, dict] = {}  # trial index -> its latest point
+        self.ended_because: str | None = None  # why no more trials started, once ended
         self._stop = threading.Event()
         self._ended = threading.Event()
         self._lock = threading.Lock()
@@ -286,12 +289,15 @@ class _Driver:
                 self._enforce_deadline()
             if self.h._stop.is_set():
                 status = "stopped"
+            self._ended_because()
         except KeyboardInterrupt:
             status = "stopped"
+            self.h.ended_because = "interrupted"
             self._stop_all("sweep interrupted")
             raise
         except BaseException as e:
             status, error = "failed", "".join(traceback.format_exception(e)).strip()
+            self.h.ended_because = f"failed: {_last_line(error)}"
             self.h.error = e
             self._stop_all("sweep failed")
             if self.h.thread is None:
@@ -301,6 +307,16 @@ class _Driver:
             self.h.store.finish_sweep(self.h.id, status, error)
             self.h.status = status
             self.h._ended.set()
+
+    def _ended_because(self) -> None:
+        if self.h.ended_because is not None:
+            return
+        if self.h._stop.is_set():
+            self.h.ended_because = "stopped"
+        elif self.d.trials is not None and self.started >= self.d.trials:
+            self.h.ended_because = f"budget of {self.d.trials} trials spent"
+        elif self.deadline is not None:
+            self.h.ended_because = f"budget of {_duration(self.d.hours)} spent"
 
     def _enforce_deadline(self) -> None:
         if self.h._stop.is_set():
@@ -325,6 +341,7 @@ class _Driver:
                 if left is None:
                     raise
                 self.out_of_time = True
+                self.h.ended_because = f"no run is predicted to end in the {left:.3g} s left"
                 return
             self.h.next_prediction = self.h.sweeper.predict(params)
             self.h.sweeper.pending(params)
