@@ -445,7 +445,7 @@ def run(
     active = [m for m in methods if m not in skipped]
     for problem in problems:  # the true fronts, once, before the workers need them
         PROBLEMS[problem]().true_front()
-    perfect = {name: perfect_knowledge(PROBLEMS[name](), budgets) for name in problems}
+    perfect = {p: perfect_knowledge(PROBLEMS[p](), budgets) for p in problems}
 
     jobs = [
         {
@@ -485,14 +485,14 @@ def run(
         },
         "engine": engine,
         "problems": {
-            name: {
-                "default_cost": PROBLEMS[name]().true_cost(PROBLEMS[name].default_params),
-                "reference_log_cost_score": PROBLEMS[name]().reference(),
-                "true_hypervolume": PROBLEMS[name]().true_hypervolume(),
-                "true_front_points": len(PROBLEMS[name]().true_front()),
-                "perfect_knowledge_hv_ratio": {str(b): v for b, v in perfect[name].items()},
+            problem: {
+                "default_cost": PROBLEMS[problem]().true_cost(PROBLEMS[problem].default_params),
+                "reference_log_cost_score": PROBLEMS[problem]().reference(),
+                "true_hypervolume": PROBLEMS[problem]().true_hypervolume(),
+                "true_front_points": len(PROBLEMS[problem]().true_front()),
+                "perfect_knowledge_hv_ratio": {str(b): v for b, v in perfect[problem].items()},
             }
-            for name in problems
+            for problem in problems
         },
         "skipped": skipped,
         "capped": capped,

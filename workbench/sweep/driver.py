@@ -19,6 +19,7 @@ trial in flight.
 from __future__ import annotations
 
 import math
+import statistics
 import threading
 import time
 import traceback
@@ -266,8 +267,7 @@ class _Driver:
         last five finished trials), as a cap on a trial's cost when cost is wall-clock."""
         if self.deadline is None or self.d.cost != M.WALL_TIME:
             return None
-        recent = sorted(self.overheads[-5:])
-        overhead = recent[len(recent) // 2] if recent else 0.0
+        overhead = statistics.median(self.overheads[-5:]) if self.overheads else 0.0
         return max(self.deadline - time.time() - overhead, 1e-3)
 
     def _can_start(self) -> bool:
@@ -316,13 +316,16 @@ class _Driver:
         elif self.d.trials is not None and self.started >= self.d.trials:
             self.h.ended_because = f"budget of {self.d.trials} trials spent"
         elif self.deadline is not None:
-            self.h.ended_because = f"budget of {_duration(self.d.hours)} spent"
+            self.h.ended_because = self._time_spent()
 
     def _enforce_deadline(self) -> None:
         if self.h._stop.is_set():
             self._stop_all("sweep stopped")
         elif self.deadline is not None and time.time() >= self.deadline:
-            self._stop_all(f"sweep budget of {_duration(self.d.hours)} spent")
+            self._stop_all(f"sweep {self._time_spent()}")
+
+    def _time_spent(self) -> str:
+        return f"budget of {_duration(self.d.hours)} spent"
 
     def _stop_all(self, reason: str) -> None:
         for index, trial in list(self.inflight.items()):

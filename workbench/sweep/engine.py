@@ -80,6 +80,13 @@ def _finite(x) -> bool:
         return False
 
 
+def _cap(max_cost) -> float | None:
+    """A cost cap checked: None, or a finite number > 0."""
+    if max_cost is not None and not (_finite(max_cost) and max_cost > 0):
+        raise ValueError(f"max_cost must be a finite number > 0, got {max_cost!r}")
+    return None if max_cost is None else float(max_cost)
+
+
 class Sweeper:
     """Suggests parameters, learns from (score, cost) observations, fills the Pareto front.
 
@@ -123,9 +130,7 @@ class Sweeper:
         self.feasible_fraction = check_satisfiable(
             self.space, self.constraints, np.random.default_rng([self.seed, 0xC0])
         )
-        if max_cost is not None and not (_finite(max_cost) and max_cost > 0):
-            raise ValueError(f"max_cost must be a finite number > 0, got {max_cost!r}")
-        self.max_cost = None if max_cost is None else float(max_cost)
+        self.max_cost = _cap(max_cost)
         self.n_suggested = int(n_suggested)
         d = len(self.space)
         self.n_initial = int(n_initial) if n_initial is not None else min(max(4, d // 2 + 2), 8)
@@ -333,11 +338,8 @@ class Sweeper:
 
         ``max_cost`` caps this one suggestion below the standing cap (say, the time a sweep
         has left); NoFeasiblePoint if no run is predicted to fit under it."""
-        if max_cost is not None and not (_finite(max_cost) and max_cost > 0):
-            raise ValueError(f"max_cost must be a finite number > 0, got {max_cost!r}")
-        cap = self.max_cost if max_cost is None else float(max_cost)
-        if self.max_cost is not None:
-            cap = min(cap, self.max_cost)
+        caps = [c for c in (self.max_cost, _cap(max_cost)) if c is not None]
+        cap = min(caps) if caps else None
         with M.one_blas_thread():
             return self._suggest(cap)
 
