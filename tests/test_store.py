@@ -2,6 +2,7 @@
 
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -99,8 +100,20 @@ def test_killed_process_is_shown_as_failed_not_running(tmp_path):
     proc, run_id = start_trainer(db)
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=30)
-    run = RunStore(db).run(run_id)  # opening the store reaps the dead run
-    assert run["status"] == "failed" and "killed" in run["error"]
+    store = RunStore(db, create=False)
+    run = store.run(run_id)  # a reader sees the dead run as failed...
+    assert run["status"] == "failed" and run["cause"] == "killed"
+    assert store.runs()["status"].tolist() == ["failed"]
+    cli = subprocess.run(
+        [sys.executable, "-m", "workbench", "runs", "--db", str(db)], capture_output=True, text=True
+    )
+    assert cli.returncode == 0 and "failed" in cli.stdout
+    # ... and nothing was written: the record still says running
+    with sqlite3.connect(db) as raw:
+        assert raw.execute("SELECT status, cause FROM runs").fetchall() == [("running", None)]
+    assert store.reap_dead() == 1  # a writer's explicit step marks it in the file
+    assert store.reap_dead() == 0
+    run = store.run(run_id)
     assert len(RunStore(db).curve(run_id)) >= 8
     assert run["checkpoint"] and os.path.exists(run["checkpoint"])
     # Its summary is rebuilt from its curve, so tables show its steps and score.

@@ -2,8 +2,8 @@
 encoder is installed) with imageio. Used by ``python -m workbench eval --video`` and by
 the notebook viewer's Save button.
 
-``pip install 'workbench[video]'`` installs imageio (GIF through Pillow); MP4 also needs
-``imageio-ffmpeg``.
+imageio (GIF through Pillow) comes with the main install; MP4 also needs
+``imageio-ffmpeg`` (``pip install 'workbench[video]'``).
 """
 
 from __future__ import annotations
@@ -64,7 +64,7 @@ def save_video(frames, path, fps: float = 30.0) -> Path:
     try:
         import imageio.v3 as iio
     except ImportError:
-        raise ImportError("videos need imageio: pip install 'workbench[video]'") from None
+        raise ImportError("videos need imageio: pip install imageio") from None
     frames = [np.ascontiguousarray(f, dtype=np.uint8) for f in frames]
     if not frames:
         raise ValueError("no frames to write")
@@ -77,7 +77,7 @@ def save_video(frames, path, fps: float = 30.0) -> Path:
             import imageio_ffmpeg  # noqa: F401 - the MP4 encoder
         except ImportError:
             raise ImportError(
-                "MP4 needs an encoder: pip install imageio-ffmpeg (or save a .gif)"
+                "MP4 needs an encoder: pip install 'workbench[video]' (or save a .gif)"
             ) from None
         import imageio.v2 as iio2
 

@@ -21,9 +21,9 @@ PARAMS = {
 }
 
 
-def make(name, threads, num_envs=7, seed=5, **kw):
+def make(name, slices, num_envs=7, seed=5, **kw):
     params = {**PARAMS.get(name, {}), **kw}
-    return workbench.make(name, num_envs=num_envs, seed=seed, threads=threads, **params)
+    return workbench.make(name, num_envs=num_envs, seed=seed, slices=slices, **params)
 
 
 def snapshot(env, info):
@@ -41,7 +41,7 @@ def snapshot(env, info):
 @pytest.mark.parametrize("name", ENVS)
 def test_threads_step_exactly_like_one_thread(name):
     serial, threaded = make(name, 1, log_interval=50), make(name, 3, log_interval=50)
-    assert threaded.threads == 3 and serial.threads == 1
+    assert threaded.slices == 3 and serial.slices == 1
     for env in (serial, threaded):
         env.reset()
     actions = random_actions(serial, 64, seed=11)
@@ -101,16 +101,16 @@ def test_step_slices_checks_its_actions_and_range():
     env.step_slices(0, 1)  # copies 0-1 are fine
     with pytest.raises(ValueError, match=r"actions\[3\] = 7 is out of range"):
         env.step_slices(1, 2)
-    with pytest.raises(ValueError, match=r"0 <= start < stop <= threads=2"):
+    with pytest.raises(ValueError, match=r"0 <= start < stop <= slices=2"):
         env.step_slices(1, 3)
 
 
 @pytest.mark.parametrize(
     ("kw", "error", "match"),
     [
-        (dict(threads=0), ValueError, r"parameter 'threads' must be int in \[1, 1024\], got 0"),
-        (dict(threads=1.5), TypeError, r"parameter 'threads' must be int"),
-        (dict(threads=5), ValueError, r"threads=5 exceeds num_envs=4"),
+        (dict(slices=0), ValueError, r"parameter 'slices' must be int in \[1, 1024\], got 0"),
+        (dict(slices=1.5), TypeError, r"parameter 'slices' must be int"),
+        (dict(slices=5), ValueError, r"slices=5 exceeds num_envs=4"),
     ],
 )
 def test_bad_thread_counts_name_the_fix(kw, error, match):
@@ -120,9 +120,9 @@ def test_bad_thread_counts_name_the_fix(kw, error, match):
 
 def test_adapters_refuse_threads():
     pytest.importorskip("gymnasium")
-    with pytest.raises(ValueError, match=r"not supported by adapters.*use threads=1"):
-        workbench.make("gym:CartPole-v1", num_envs=4, threads=2)
-    env = workbench.make("gym:CartPole-v1", num_envs=2, threads=1)  # the default passes
+    with pytest.raises(ValueError, match=r"not supported by adapters.*use slices=1"):
+        workbench.make("gym:CartPole-v1", num_envs=4, slices=2)
+    env = workbench.make("gym:CartPole-v1", num_envs=2, slices=1)  # the default passes
     env.close()
 
 
@@ -134,7 +134,7 @@ class _Core:
 
 
 class _Old(VecEnv):
-    """A wrapper written before threading: no threads parameter."""
+    """A wrapper written before threading: no slices parameter."""
 
     name = "old"
     PARAMS: dict = {}
@@ -149,19 +149,19 @@ class _Old(VecEnv):
 class _NoFirstIndex(_Old):
     PARAMS = {"x": Param(0, int, "unused")}
 
-    def __init__(self, num_envs=1, seed=0, log_interval=128, threads=1, x=0):
-        VecEnv.__init__(self, num_envs, seed=seed, log_interval=log_interval, threads=threads)
+    def __init__(self, num_envs=1, seed=0, log_interval=128, slices=1, x=0):
+        VecEnv.__init__(self, num_envs, seed=seed, log_interval=log_interval, slices=slices)
         self._bind(_Core)
 
 
 def test_envs_written_before_threading_still_work_and_refuse_threads_clearly():
     workbench.envs.register("old_wrapper", _Old)
     workbench.envs.register("old_core", _NoFirstIndex)
-    assert workbench.make("old_wrapper", num_envs=2).threads == 1
-    with pytest.raises(ValueError, match=r"wrapper whose __init__ takes threads"):
-        workbench.make("old_wrapper", num_envs=2, threads=2)
+    assert workbench.make("old_wrapper", num_envs=2).slices == 1
+    with pytest.raises(ValueError, match=r"wrapper whose __init__ takes slices"):
+        workbench.make("old_wrapper", num_envs=2, slices=2)
     with pytest.raises(TypeError, match=r"core that takes first_index.*_Core does not"):
-        workbench.make("old_core", num_envs=2, threads=2)
+        workbench.make("old_core", num_envs=2, slices=2)
 
 
 def test_close_ends_the_stepping_threads():

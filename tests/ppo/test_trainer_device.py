@@ -142,7 +142,7 @@ def test_noise_rows_sample_like_one_full_batch(space):
 
 def test_env_threads_give_the_same_curve():
     a, b = trainer("breakout", rnn=True), trainer("breakout", rnn=True, env_threads=3)
-    assert b.env.threads == 3
+    assert b.env.slices == 3
     for _ in range(2):
         assert core(a.train_epoch()) == core(b.train_epoch())
 
@@ -246,7 +246,7 @@ def test_a_stop_mid_rollout_leaves_no_env_step_running():
             dict(env_threads=3, double_buffer=True, num_envs=4),
             r"env_threads=3 with double_buffer .* needs 6 env copies.*env_threads <= 2",
         ),
-        (dict(env_params={"threads": 2}), r"set env_threads as a training field"),
+        (dict(env_params={"slices": 2}), r"set env_threads as a training field"),
         (dict(env="gym:CartPole-v1", double_buffer=True), r"not supported by adapters"),
     ],
 )
@@ -257,7 +257,7 @@ def test_bad_thread_configs_name_the_fix(overrides, pattern):
 
 def test_double_buffer_needs_an_env_in_halves():
     env = workbench.make("bandit", num_envs=8)
-    with pytest.raises(ValueError, match=r"threads = 2 \* env_threads"):
+    with pytest.raises(ValueError, match=r"slices = 2 \* env_threads"):
         Trainer(make_config("bandit", num_envs=8, minibatch_size=64, double_buffer=True), env=env)
 
 

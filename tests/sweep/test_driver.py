@@ -17,7 +17,12 @@ from workbench.envs.bandit import Bandit
 from workbench.envs.registry import Param
 from workbench.ppo.config import make_config, read_config_file
 from workbench.store import RunStore
-from workbench.sweep.definition import DefinitionError, SweepDefinition, build_sweeper, load
+from workbench.sweep.definition import (
+    DefinitionError,
+    build_sweeper,
+    load,
+    load_recorded,
+)
 from workbench.sweep.driver import sweep
 
 
@@ -229,11 +234,11 @@ def test_kill_9_then_resume_gives_the_next_suggestion_of_the_engine_that_died(tm
     proc, sweep_id = start_sweeper(db, root)
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=30)
-    store = RunStore(db)  # opening reaps the killed trial and sweep
+    store = RunStore(db)  # reading shows the killed sweep as failed, writing nothing
     assert store.sweep(sweep_id)["status"] == "failed"
     started = len(store.runs(sweep=sweep_id))
     # An engine rebuilt by hand from what the store recorded, with the same seed...
-    d = load(SweepDefinition(**store.sweep(sweep_id)["definition"]))
+    d = load_recorded(store.sweep(sweep_id)["definition"])
     expected = build_sweeper(d, n_suggested=started).replay(store.observations(sweep_id))
     want = d.coerce(expected.suggest())
     # ... and the resumed sweep make the same next suggestion.

@@ -41,19 +41,21 @@ def run_trials(sweeper, n, rng, check=None):
 @pytest.fixture(scope="module")
 def history():
     """A sweeper after 14 trials (70-odd observations), and its observations table."""
-    sw = Sweeper(RL_SPACE, RL_CONSTRAINTS, seed=5)
+    sw = Sweeper(RL_SPACE, RL_CONSTRAINTS, length="total_steps", seed=5)
     run_trials(sw, 14, np.random.default_rng(5))
     return sw, sw.observations
 
 
 def rebuild(history, **kwargs):
     sw, obs = history
-    fresh = Sweeper(RL_SPACE, RL_CONSTRAINTS, seed=5, n_suggested=sw.n_suggested, **kwargs)
+    fresh = Sweeper(
+        RL_SPACE, RL_CONSTRAINTS, length="total_steps", seed=5, n_suggested=sw.n_suggested, **kwargs
+    )
     return fresh.replay(obs)
 
 
 def test_suggestions_are_feasible_plain_values_in_the_space():
-    sw = Sweeper(RL_SPACE, RL_CONSTRAINTS, seed=1)
+    sw = Sweeper(RL_SPACE, RL_CONSTRAINTS, length="total_steps", seed=1)
     space = Space(RL_SPACE)
 
     def check(_, p):
@@ -97,7 +99,7 @@ def test_failures_are_recorded_and_steer_suggestions_away():
 
 
 def test_bad_observations_and_definitions_are_refused():
-    sw = Sweeper(RL_SPACE, RL_CONSTRAINTS)
+    sw = Sweeper(RL_SPACE, RL_CONSTRAINTS, length="total_steps")
     p = sw.space.center()
     with pytest.raises(ValueError, match="cost must be a finite number > 0"):
         sw.observe(p, 1.0, 0.0)
@@ -139,10 +141,14 @@ def test_a_rebuilt_sweeper_continues_where_the_old_one_would_have(history):
     sw, obs = history
     old = rebuild(history)  # stands in for the sweeper that died
     expected = old.suggest()
-    resumed = Sweeper(RL_SPACE, RL_CONSTRAINTS, seed=5, n_suggested=sw.n_suggested)
+    resumed = Sweeper(
+        RL_SPACE, RL_CONSTRAINTS, length="total_steps", seed=5, n_suggested=sw.n_suggested
+    )
     resumed.replay(obs)
     assert resumed.suggest() == expected
-    other_seed = Sweeper(RL_SPACE, RL_CONSTRAINTS, seed=6, n_suggested=sw.n_suggested).replay(obs)
+    other_seed = Sweeper(
+        RL_SPACE, RL_CONSTRAINTS, length="total_steps", seed=6, n_suggested=sw.n_suggested
+    ).replay(obs)
     assert other_seed.suggest() != expected
 
 
@@ -170,7 +176,7 @@ def test_pending_trials_make_parallel_suggestions_differ(history):
 
 def test_no_suggestion_is_predicted_to_cost_more_than_max_cost():
     cap = 150.0  # full-length runs cost up to 3000
-    sw = Sweeper(RL_SPACE, RL_CONSTRAINTS, seed=2, max_cost=cap)
+    sw = Sweeper(RL_SPACE, RL_CONSTRAINTS, length="total_steps", seed=2, max_cost=cap)
     checked = []
 
     def check(sweeper, p):
@@ -229,6 +235,12 @@ def test_result_tables(history):
     assert (pred["score_mean"] <= pred["score_hi"]).all()
     empty = Sweeper(RL_SPACE)
     assert empty.front().empty and empty.predicted_front().empty and empty.observations.empty
+
+
+def test_the_engine_knows_no_training_length_unless_told():
+    # Nothing about RL in the engine: a parameter is the length only when named.
+    assert Sweeper(RL_SPACE).length is None
+    assert Sweeper(RL_SPACE, length="total_steps").length == "total_steps"
 
 
 def test_should_stop_uses_the_observed_curves(history):

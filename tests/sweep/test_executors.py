@@ -62,7 +62,8 @@ def test_a_process_pool_runs_trials_at_once_and_survives_a_killed_worker(tmp_pat
     assert handle.status == "finished" and len(seen) == 5
     killed = [r for r in seen if r["run_id"] == run_id]
     assert killed and killed[0]["status"] == "failed"
-    assert killed[0]["error"].startswith("killed: worker process") and "-9" in killed[0]["error"]
+    assert killed[0]["error"].startswith("worker process") and "-9" in killed[0]["error"]
+    assert RunStore(db).run(run_id)["cause"] == "lost"  # not the config's doing
     store = RunStore(db)
     runs = store.runs(sweep=handle.id)
     assert len(runs) == 5 and "running" not in set(runs["status"])

@@ -33,7 +33,7 @@ def history(n, rng, sweeper):
 def main(calls=40):
     for n in (100, 500, 2000):
         rng = np.random.default_rng(n)
-        sw = Sweeper(RL_SPACE, RL_CONSTRAINTS, seed=0, n_suggested=n // 5)
+        sw = Sweeper(RL_SPACE, RL_CONSTRAINTS, length="total_steps", seed=0, n_suggested=n // 5)
         t0 = time.perf_counter()
         sw.replay(history(n, rng, sw))
         times = []

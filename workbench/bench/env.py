@@ -3,8 +3,9 @@
 Random actions come from a cache generated up front, so the timing is the env alone:
 the validation in ``step()``, the compiled loop over every copy, and the buffer writes.
 By default the process is pinned to one core, matching how the C reference was measured.
-``--threads N`` steps N slices of the copies in parallel (``make(..., threads=N)``; never
-more threads than copies) and is not pinned: it needs N free cores to mean anything.
+``--slices N`` steps N slices of the copies in parallel, a thread each
+(``make(..., slices=N)``; never more slices than copies) and is not pinned: it needs N
+free cores to mean anything.
 """
 
 from __future__ import annotations
@@ -60,15 +61,15 @@ def run(
     repeats: int = 5,
     pin: bool = True,
     params: dict | None = None,
-    threads: int = 1,
+    slices: int = 1,
 ) -> dict:
     bench = facts(name).bench
     reference = bench.get("reference_sps")
-    pin = pin and threads == 1
+    pin = pin and slices == 1
     rows, results = [], []
     for n in sizes:
-        used = min(threads, n)
-        env = make(name, num_envs=n, seed=0, threads=used, **(params or {}))
+        used = min(slices, n)
+        env = make(name, num_envs=n, seed=0, slices=used, **(params or {}))
         env.reset()
         with pinned_to_one_core(pin):  # how the reference was measured; restored after
             stats = summarize([time_steps(env, seconds) for _ in range(repeats)])
@@ -78,7 +79,7 @@ def run(
             {
                 "num_envs": n,
                 "num_agents": env.num_agents,
-                "threads": used,
+                "slices": used,
                 "sps": stats,
                 "ratio_to_reference": ratio,
             }
@@ -99,16 +100,16 @@ def run(
         f"env {name}: agent steps/s through env.step(), median of {repeats} x {seconds}s"
         f"{', pinned to one core' if pin else ''}"
     )
-    headers = ["copies", "agents", "threads", "median", "spread", "min", "max", "vs C ref"]
+    headers = ["copies", "agents", "slices", "median", "spread", "min", "max", "vs C ref"]
     print_table(headers, rows)
     if reference:
         print(f"reference: {reference / 1e6:.1f}M steps/s ({bench.get('reference', '')})")
     write_result(
-        f"env_{name}" + (f"_threads{threads}" if threads > 1 else ""),
+        f"env_{name}" + (f"_slices{slices}" if slices > 1 else ""),
         {
             "env": name,
             "params": params or {},
-            "threads": threads,
+            "slices": slices,
             "cpu_count": os.cpu_count(),
             "seconds": seconds,
             "repeats": repeats,

@@ -160,7 +160,9 @@ def at_budget(trials: list, budget: float, curve_credit: bool) -> dict:
 class StandInSweeper:
     """Random search behind the Sweeper API, used while ``workbench.sweep`` is missing."""
 
-    def __init__(self, space, constraints=(), seed=0, max_cost=None, fixed=None, functions=None):
+    def __init__(
+        self, space, constraints=(), seed=0, max_cost=None, fixed=None, functions=None, length=None
+    ):
         self.space = space
         self.constraints = tuple(constraints)
         self.rng = np.random.default_rng(seed)
@@ -206,7 +208,7 @@ def load_sweeper():
 
 def run_ours(problem, ledger, seed, cap, sweeper_cls=None):
     cls, label = (sweeper_cls, sweeper_cls.__name__) if sweeper_cls else load_sweeper()
-    sw = cls(problem.space, constraints=problem.constraints, seed=seed)
+    sw = cls(problem.space, constraints=problem.constraints, seed=seed, length=problem.length)
     stops = 0
 
     def on_point(at, score, cost, frac):

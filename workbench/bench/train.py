@@ -159,7 +159,7 @@ def optimizer_step_ms(t: Trainer, repeats: int = 20) -> dict:
 
 def _env_only(cfg) -> float:
     env = make_env(
-        cfg.env, num_envs=cfg.num_envs, seed=1, threads=cfg.env_slices(), **cfg.env_params
+        cfg.env, num_envs=cfg.num_envs, seed=1, slices=cfg.env_slices(), **cfg.env_params
     )
     env.reset()
     try:

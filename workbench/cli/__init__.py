@@ -60,6 +60,12 @@ def build_parser(argv: list[str]) -> Parser:
     )
     train.add_argument("--quiet", action="store_true", help="no dashboard")
     train.add_argument(
+        "--trust-checkpoint",
+        action="store_true",
+        help="load a checkpoint that holds more than tensors and plain data (runs code in it: "
+        "only for files you made)",
+    )
+    train.add_argument(
         "--tensorboard", metavar="DIR", help="also write rows as TensorBoard scalars"
     )
     train.add_argument(
@@ -74,6 +80,12 @@ def build_parser(argv: list[str]) -> Parser:
     ev.add_argument("--seed", type=integer, default=12345, help="env seed (default: 12345)")
     ev.add_argument("--video", metavar="PATH", help="also save an episode as .gif or .mp4")
     ev.add_argument("--db", default=None, help=store_help)
+    ev.add_argument(
+        "--trust-checkpoint",
+        action="store_true",
+        help="load a checkpoint that holds more than tensors and plain data (runs code in it: "
+        "only for files you made)",
+    )
     ev.set_defaults(func=commands.evaluate)
 
     runs = sub.add_parser("runs", help="table of the run store")

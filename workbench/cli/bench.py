@@ -17,7 +17,7 @@ def bench_env(args) -> None:
         seconds=args.seconds,
         repeats=args.repeats,
         pin=not args.no_pin,
-        threads=args.threads,
+        slices=args.slices,
     )
 
 
@@ -95,7 +95,7 @@ def add_parsers(sub) -> None:
     env.add_argument("--repeats", type=int, default=5, help="repeats (median reported)")
     env.add_argument("--no-pin", action="store_true", help="do not pin to one core")
     env.add_argument(
-        "--threads", type=int, default=1, help="threads stepping slices of the copies (unpinned)"
+        "--slices", type=int, default=1, help="slices of the copies, a thread each (unpinned)"
     )
     env.set_defaults(func=bench_env)
     tr = bench_sub.add_parser("train", help="end-to-end training steps/s vs the policy bound")

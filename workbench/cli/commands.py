@@ -41,7 +41,12 @@ def train(args) -> None:
 
     # Everything is checked here; launch() records the run only after its resume is found.
     handle = workbench.launch(
-        cfg, store=args.db, on_log=[on_log, *sinks], resume=args.resume, start=False
+        cfg,
+        store=args.db,
+        on_log=[on_log, *sinks],
+        resume=args.resume,
+        start=False,
+        trust_checkpoint=args.trust_checkpoint,
     )
     board.run_id = handle.run_id
     name = handle.store.run(handle.run_id)["name"]
@@ -105,7 +110,7 @@ def evaluate(args) -> None:
         store = RunStore(args.db or default_path(), create=False)
         ckpt, run_id = resolve_checkpoint(args.target, store)
         label = f"run {run_id} ({store.run(run_id)['name']})"
-    policy, cfg = load_policy(ckpt)
+    policy, cfg = load_policy(ckpt, trust=args.trust_checkpoint)
     result = run_eval(policy, cfg, args.episodes, seed=args.seed)
     n = int(result.get(M.EPISODES, 0))
     print(f"{cfg.env} {label}: {n} episodes (seed {args.seed}), mean ± std [95% interval]")
@@ -233,4 +238,6 @@ def sweeps(args) -> None:
     df["error"] = [
         e.strip().splitlines()[-1][:60] if isinstance(e, str) else "" for e in df["error"]
     ]
-    print(df[["id", "name", "status", "trials", "created_at", "error"]].to_string(index=False))
+    df["ended_because"] = df["ended_because"].fillna("")
+    cols = ["id", "name", "status", "trials", "created_at", "ended_because", "error"]
+    print(df[cols].to_string(index=False))

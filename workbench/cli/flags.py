@@ -119,7 +119,7 @@ def add_config_flags(parser: argparse.ArgumentParser, env: str | None) -> None:
 def overrides(args: argparse.Namespace) -> dict:
     """TrainConfig overrides (and ``env_params``) from the parsed training flags."""
     skip = {"command", "func", "env", "db", "resume", "quiet", "what", "config", "video"}
-    skip |= {"tensorboard", "wandb"}
+    skip |= {"tensorboard", "wandb", "trust_checkpoint"}
     out, env_params = {}, {}
     for key, value in vars(args).items():
         if key.startswith("env."):

@@ -7,7 +7,7 @@ into them in place; ``step()`` returns the same array objects every call.
 A subclass sets ``single_observation_space`` and ``single_action_space``, calls
 ``VecEnv.__init__`` and then ``self._bind(CoreClass, **params)``, which hands every buffer
 to the compiled core by name, once: ``CoreClass(obs, final_obs, actions, rewards,
-terminals, truncations, sums, seed, **params)``. With ``threads=N`` > 1 it builds N cores
+terminals, truncations, sums, seed, **params)``. With ``slices=N`` > 1 it builds N cores
 instead, each over a contiguous slice of the copies (views of the same buffers) and also
 given ``first_index``, the global index of its first copy (see
 :mod:`workbench.envs.parallel`). The core has these methods:
@@ -54,14 +54,14 @@ class VecEnv:
     #: Which episode-log keys this env reports (adapters without a perf drop it).
     log_keys: tuple[str, ...] = LOG_KEYS
 
-    def __init__(self, num_agents: int, seed: int = 0, log_interval: int = 128, threads: int = 1):
+    def __init__(self, num_agents: int, seed: int = 0, log_interval: int = 128, slices: int = 1):
         self.num_agents = int(num_agents)
         self.seed = int(seed)
         self.log_interval = int(log_interval)
-        if isinstance(threads, bool) or not isinstance(threads, (int, np.integer)) or threads < 1:
-            raise ValueError(f"threads must be an int >= 1, got {threads!r}")
+        if isinstance(slices, bool) or not isinstance(slices, (int, np.integer)) or slices < 1:
+            raise ValueError(f"slices must be an int >= 1, got {slices!r}")
         #: Slices of the copies stepped in parallel (1: one core, stepped serially).
-        self.threads = int(threads)
+        self.slices = int(slices)
         obs_space = self.single_observation_space
         act_space = self.single_action_space
         n = self.num_agents
@@ -99,18 +99,18 @@ class VecEnv:
             terminals=self.terminals.view(np.uint8),  # bool buffers seen as uint8
             truncations=self.truncations.view(np.uint8),
         )
-        if self.threads == 1:
+        if self.slices == 1:
             self._core = core_class(**buffers, sums=self._log_sums, seed=self.seed, **params)
             return
-        if self.threads > self.num_copies:
+        if self.slices > self.num_copies:
             raise ValueError(
-                f"threads={self.threads} exceeds the {self.num_copies} copies: each thread "
-                f"steps at least one copy; use threads <= {self.num_copies}"
+                f"slices={self.slices} exceeds the {self.num_copies} copies: each slice "
+                f"holds at least one copy; use slices <= {self.num_copies}"
             )
         from workbench.envs.parallel import SlicedCore
 
         self._core = SlicedCore(
-            core_class, buffers, self._log_sums, self.seed, params, self.num_copies, self.threads
+            core_class, buffers, self._log_sums, self.seed, params, self.num_copies, self.slices
         )
 
     @property
@@ -157,7 +157,7 @@ class VecEnv:
     def slice_agents(self, start: int, stop: int) -> slice:
         """The agent rows of slices ``start..stop-1`` of the copies (one slice per thread)."""
         self._check_slices(start, stop)
-        if self.threads == 1:
+        if self.slices == 1:
             return slice(0, self.num_agents)
         bounds = self._core.agent_bounds
         return slice(bounds[start], bounds[stop])
@@ -173,7 +173,7 @@ class VecEnv:
         """
         self._check_open()
         self._check_slices(start, stop)
-        core, parts = self._core, (start, stop) if self.threads > 1 else ()
+        core, parts = self._core, (start, stop) if self.slices > 1 else ()
         bad = core.first_invalid_action(*parts)
         if bad >= 0:
             raise ValueError(self._invalid_action_message(bad))
@@ -209,7 +209,7 @@ class VecEnv:
 
     def close(self) -> None:
         self._closed = True
-        if self.threads > 1 and self._core is not None:
+        if self.slices > 1 and self._core is not None:
             self._core.close()  # the stepping threads
         self._core = None
 
@@ -238,9 +238,9 @@ class VecEnv:
         ok = all(
             isinstance(k, (int, np.integer)) and not isinstance(k, bool) for k in (start, stop)
         )
-        if not ok or not 0 <= start < stop <= self.threads:
+        if not ok or not 0 <= start < stop <= self.slices:
             raise ValueError(
-                f"slices must satisfy 0 <= start < stop <= threads={self.threads}, "
+                f"slices must satisfy 0 <= start < stop <= slices={self.slices}, "
                 f"got start={start!r}, stop={stop!r}"
             )
 

@@ -16,6 +16,8 @@ registered as a class defined outside a module (a notebook) has no folder and no
 
 from __future__ import annotations
 
+import copy
+import functools
 import importlib.util
 import inspect
 import sys
@@ -61,12 +63,12 @@ class EnvFacts:
 
 def env_folder(name: str) -> Path | None:
     """The folder holding env ``name``'s facts, or None when it has none."""
-    from workbench.envs.registry import _REGISTRY, _adapter
+    from workbench.envs.registry import adapter_of, registered_target
 
-    if _adapter(name):
+    if adapter_of(name):
         folder = ADAPTERS_DIR / name.replace(":", "_")
         return folder if folder.is_dir() else None
-    target = _REGISTRY.get(name)
+    target = registered_target(name)
     if target is None:
         return None
     if isinstance(target, str):
@@ -84,6 +86,14 @@ def facts(name: str) -> EnvFacts:
     path = folder / FACTS_FILE if folder is not None else None
     if path is None or not path.exists():
         return EnvFacts(name, folder)
+    data = _read(path, path.stat().st_mtime_ns)
+    return EnvFacts(name, folder, **{k: copy.deepcopy(data.get(k, {})) for k in TABLES})
+
+
+@functools.lru_cache(maxsize=64)
+def _read(path: Path, mtime_ns: int) -> dict:
+    """A facts file's tables, parsed once per version of the file (configs are built often:
+    a sweep checks thousands)."""
     try:
         data = tomllib.loads(path.read_text())
     except tomllib.TOMLDecodeError as e:
@@ -91,4 +101,4 @@ def facts(name: str) -> EnvFacts:
     unknown = sorted(set(data) - set(TABLES))
     if unknown:
         raise ValueError(f"{path}: unknown table [{unknown[0]}]; valid: {', '.join(TABLES)}")
-    return EnvFacts(name, folder, **{k: data.get(k, {}) for k in TABLES})
+    return data

@@ -28,7 +28,7 @@ def slice_bounds(num_copies: int, parts: int) -> list[int]:
 
 
 class SlicedCore:
-    """The core protocol over ``threads`` slices of the copies, each its own compiled core.
+    """The core protocol over ``slices`` slices of the copies, each its own compiled core.
 
     ``buffers`` maps the core's buffer names (``obs``, ``actions``, ...) to the env's arrays
     (or None), one row per agent; ``sums`` is the env's log-sums array, kept current after
@@ -43,16 +43,16 @@ class SlicedCore:
         seed: int,
         params: dict,
         num_copies: int,
-        threads: int,
+        slices: int,
     ):
         num_agents = len(buffers["obs"])
         per_copy = num_agents // num_copies
-        self.copy_bounds = slice_bounds(num_copies, threads)
+        self.copy_bounds = slice_bounds(num_copies, slices)
         self.agent_bounds = [c * per_copy for c in self.copy_bounds]
         self.sums = sums
-        self.slice_sums = np.zeros((threads, len(sums)), dtype=np.float64)
+        self.slice_sums = np.zeros((slices, len(sums)), dtype=np.float64)
         self.cores = []
-        for k in range(threads):
+        for k in range(slices):
             lo, hi = self.agent_bounds[k], self.agent_bounds[k + 1]
             views = {name: None if buf is None else buf[lo:hi] for name, buf in buffers.items()}
             try:
@@ -67,13 +67,13 @@ class SlicedCore:
                 if "first_index" not in str(e):
                     raise
                 raise TypeError(
-                    f"threads={threads} needs a core that takes first_index (the global index "
+                    f"slices={slices} needs a core that takes first_index (the global index "
                     f"of its first copy, which seeds copy i from (seed, first_index + i)); "
-                    f"{core_class.__name__} does not: use threads=1"
+                    f"{core_class.__name__} does not: use slices=1"
                 ) from None
             self.cores.append(core)
         # The calling thread steps the first slice of a call itself.
-        self._pool = ThreadPoolExecutor(threads - 1, thread_name_prefix="workbench-env")
+        self._pool = ThreadPoolExecutor(slices - 1, thread_name_prefix="workbench-env")
         weakref.finalize(self, self._pool.shutdown, wait=False)
 
     def reset(self, seed: int) -> None:

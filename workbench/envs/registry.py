@@ -80,10 +80,10 @@ COMMON_PARAMS = {
     "num_envs": Param(1, int, "number of game copies stepped together", low=1, high=1 << 24),
     "seed": Param(0, int, "base seed; copy i draws from (seed, i)", low=0, high=(1 << 63) - 1),
     "log_interval": Param(128, int, "steps between episode-log reports in info", low=1),
-    "threads": Param(
+    "slices": Param(
         1,
         int,
-        "threads stepping slices of the copies (same results as 1)",
+        "slices the copies are split into, each stepped by its own thread (same results as 1)",
         low=1,
         high=1024,
     ),
@@ -117,6 +117,21 @@ def target_of(name: str) -> str | None:
 
 def names() -> list[str]:
     return sorted(_REGISTRY)
+
+
+def is_registered(name: str) -> bool:
+    """Whether ``name`` was registered (adapter names such as ``gym:ID`` never are)."""
+    return name in _REGISTRY
+
+
+def registered_target(name: str):
+    """What ``name`` was registered as: ``"module:Class"``, a class, or None."""
+    return _REGISTRY.get(name)
+
+
+def adapter_of(name: str) -> str | None:
+    """``"module:Class"`` of the adapter an ``adapter:ID`` name goes through, else None."""
+    return _adapter(name)
 
 
 def _adapter(name: str) -> str | None:
@@ -159,30 +174,30 @@ def validate_params(name: str, params: dict[str, Any]) -> dict[str, Any]:
             f"valid parameters: {', '.join(spec)}"
         )
     checked = {k: p.check(name, k, params.get(k, p.default)) for k, p in spec.items()}
-    if checked["threads"] > 1:
-        _check_threads(name, checked["threads"], checked["num_envs"])
+    if checked["slices"] > 1:
+        _check_slices(name, checked["slices"], checked["num_envs"])
     cross = getattr(env_class(name), "check_params", None)
     if cross is not None:  # rules that involve several parameters
         cross(checked)
     return checked
 
 
-def _check_threads(name, threads: int, num_envs: int) -> None:
+def _check_slices(name, slices: int, num_envs: int) -> None:
     if _adapter(name):
         raise ValueError(
-            f"{name}: threads={threads} is not supported by adapters, which step Python envs "
-            "that hold the GIL; use threads=1"
+            f"{name}: slices={slices} is not supported by adapters, which step Python envs "
+            "that hold the GIL; use slices=1"
         )
     init = inspect.signature(env_class(name).__init__).parameters
-    if "threads" not in init:
+    if "slices" not in init:
         raise ValueError(
-            f"{name}: threads={threads} needs a wrapper whose __init__ takes threads and passes "
-            "it to VecEnv.__init__ (and a core that takes first_index); use threads=1"
+            f"{name}: slices={slices} needs a wrapper whose __init__ takes slices and passes "
+            "it to VecEnv.__init__ (and a core that takes first_index); use slices=1"
         )
-    if threads > num_envs:
+    if slices > num_envs:
         raise ValueError(
-            f"{name}: threads={threads} exceeds num_envs={num_envs} (each thread steps at "
-            f"least one copy); use threads <= {num_envs}"
+            f"{name}: slices={slices} exceeds num_envs={num_envs} (each slice holds at "
+            f"least one copy); use slices <= {num_envs}"
         )
 
 
@@ -206,8 +221,8 @@ def make(name, **params):
 
 
 def _without_threads(checked: dict) -> dict:
-    # threads=1 is the default and not passed on: wrappers written before threading (and
-    # the adapters, which refuse threads > 1 above) do not take it.
-    if checked["threads"] == 1:
-        del checked["threads"]
+    # slices=1 is the default and not passed on: wrappers written before slicing (and
+    # the adapters, which refuse slices > 1 above) do not take it.
+    if checked["slices"] == 1:
+        del checked["slices"]
     return checked

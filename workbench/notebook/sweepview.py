@@ -19,7 +19,6 @@ every ``model_interval`` seconds, when new observations came in.
 
 from __future__ import annotations
 
-import dataclasses
 import html
 import math
 import shlex
@@ -68,16 +67,11 @@ def load_handle(sweep_id: str, store=None):
     """A :class:`SweepHandle` for a recorded sweep (any process's), without running it:
     ``results()``, ``best()``, ``export()`` work, and its engine is rebuilt empty (the view
     feeds it the recorded observations)."""
-    from workbench.sweep.definition import SweepDefinition, build_sweeper
-    from workbench.sweep.driver import SweepHandle
+    from workbench.sweep.driver import recorded
 
-    store = store if isinstance(store, RunStore) else RunStore(store)
-    record = store.sweep(sweep_id)
-    known = {f.name for f in dataclasses.fields(SweepDefinition)}
-    d = SweepDefinition(**{k: v for k, v in record["definition"].items() if k in known})
-    handle = SweepHandle(sweep_id, d, store, build_sweeper(d))
-    handle.status = record["status"]
-    return handle
+    return recorded(
+        sweep_id, store if isinstance(store, RunStore) else RunStore(store), replay=False
+    )
 
 
 def _row_metric(metric: str) -> str:
@@ -140,7 +134,7 @@ class SweepView:
         self.draw_times: list[tuple[int, float]] = []  # (points drawn, seconds) per redraw
         self.importance = parameter_importance(pd.DataFrame(), self.d.space)
         self.model_front = pd.DataFrame()
-        # Lock order: _models_lock, then _lock or the engine's (handle._lock), never both.
+        # Lock order: _models_lock, then _lock or the engine's (handle.engine()), never both.
         self._lock = threading.RLock()  # the state, the score-vs-cost figure, the curves
         self._models_lock = threading.Lock()
         self._closed = threading.Event()
@@ -358,13 +352,13 @@ class SweepView:
         # Engine calls hold the engine's lock. So does the forest: Python 3.11's warnings
         # filters are one global list, and scikit-learn's many catch_warnings blocks would
         # undo the engine's while it fits (its silenced warnings then reach the notebook).
-        with self.handle._lock:
+        with self.handle.engine() as sweeper:
             if not self._live:  # a rebuilt engine learns what the sweep's own one saw
                 for o in feed:
-                    self.handle.sweeper.observe(
+                    sweeper.observe(
                         o["params"], o["score"], o["cost"], failed=o["failed"], error=o["error"]
                     )
-            self.model_front = self.handle.sweeper.predicted_front(60)
+            self.model_front = sweeper.predicted_front(60)
         self._models_seen = len(rows)
         self._draw_model()
         if (ended, done) == self._importance_key:
@@ -372,7 +366,7 @@ class SweepView:
             return
         self._importance_key = (ended, done)
         trees, repeats = (200, 8) if done else (40, 3)
-        with self.handle._lock:
+        with self.handle.engine():
             table = parameter_importance(
                 pd.DataFrame(rows),
                 self.d.space,

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+import functools
 import inspect
 import itertools
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
@@ -131,14 +133,12 @@ class TrainConfig:
         return max(1, self.batch_size() // self.minibatch_size)
 
     def micro_batch_size(self, sample_bytes: int) -> int:
-        """Samples per forward/backward pass: ``max_minibatch_size`` when set, else the
-        largest multiple of the horizon whose activations fit ``MICRO_BATCH_BYTES`` at
-        ``sample_bytes`` per sample (never below one segment, never above the minibatch)."""
-        h = self.bptt_horizon
-        if self.max_minibatch_size:
-            return min(self.max_minibatch_size, self.minibatch_size)
-        fits = MICRO_BATCH_BYTES // max(1, sample_bytes) // h * h
-        return min(max(h, fits), self.minibatch_size)
+        """Samples per forward/backward pass (see :func:`micro_batch`)."""
+        return int(
+            micro_batch(
+                self.bptt_horizon, self.minibatch_size, self.max_minibatch_size, sample_bytes
+            )
+        )
 
     def validate(self) -> TrainConfig:
         """Check every type, range and shape rule; raise :class:`ConfigError` naming the fix."""
@@ -151,9 +151,9 @@ class TrainConfig:
                 "set num_envs and seed as training fields, not in env_params "
                 f"(got env_params={self.env_params!r})"
             )
-        if "threads" in self.env_params:
+        if "slices" in self.env_params:
             raise ConfigError(
-                "set env_threads as a training field, not threads in env_params "
+                "set env_threads as a training field, not slices in env_params "
                 f"(got env_params={self.env_params!r})"
             )
         try:
@@ -203,27 +203,11 @@ class TrainConfig:
         if self.optimizer not in ("muon", "adam"):
             raise ConfigError(f"optimizer must be 'muon' or 'adam', got {self.optimizer!r}")
         _check_device(self.device)
+        values = {**self.to_dict(), "agents_per_copy": self.replace(num_envs=1).agents()}
+        for rule in SHAPE_RULES:
+            if not rule.holds(values):
+                raise ConfigError(rule.why(self))
         self._check_env_slices()
-
-        h = self.bptt_horizon
-        if self.minibatch_size % h:
-            raise ConfigError(
-                f"minibatch_size={self.minibatch_size} must be a multiple of bptt_horizon={h} "
-                "(minibatches hold whole segments); nearest valid: "
-                f"{_nearest_multiples(self.minibatch_size, h)}"
-            )
-        if self.max_minibatch_size and self.max_minibatch_size % h:
-            raise ConfigError(
-                f"max_minibatch_size={self.max_minibatch_size} must be a multiple of "
-                f"bptt_horizon={h}; nearest valid: {_nearest_multiples(self.max_minibatch_size, h)}"
-            )
-        batch = self.batch_size()
-        if self.minibatch_size > batch:
-            raise ConfigError(
-                f"minibatch_size={self.minibatch_size} exceeds the batch: {self.agents()} agents "
-                f"x bptt_horizon={h} = {batch}; use minibatch_size <= {batch} "
-                f"(e.g. {batch}) or more num_envs"
-            )
         return self
 
     def env_slices(self) -> int:
@@ -236,28 +220,132 @@ class TrainConfig:
         slices = self.env_slices()
         if slices == 1:
             return
-        what = f"env_threads={self.env_threads}" + (
-            " with double_buffer (a slice per thread in each half)" if self.double_buffer else ""
-        )
-        if slices > self.num_envs:
-            most = self.num_envs // (slices // self.env_threads)
-            fix = f"env_threads <= {most} or " if most >= 1 else ""
-            raise ConfigError(
-                f"{what} needs {slices} env copies, got num_envs={self.num_envs}; use "
-                f"{fix}num_envs >= {slices}"
-            )
         try:
             validate_params(
-                self.env, {**self.env_params, "num_envs": self.num_envs, "threads": slices}
+                self.env, {**self.env_params, "num_envs": self.num_envs, "slices": slices}
             )
         except (TypeError, ValueError) as e:
-            raise ConfigError(f"{what}: {e}") from None
+            raise ConfigError(f"{_slices_what(self)}: {e}") from None
 
     def replace(self, **overrides) -> TrainConfig:
         return dataclasses.replace(self, **overrides)
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
+
+
+# -- shape rules and memory, declared once --
+# ``validate()`` checks each rule; a sweep adds the rules that read a swept parameter to its
+# constraints (``workbench.sweep.definition``), so a suggestion is never a refused config.
+# Each ``expr`` is written in the sweep's constraint language: a Python expression over
+# config fields and ``agents_per_copy`` (agents in one env copy).
+
+
+@dataclass(frozen=True)
+class ShapeRule:
+    """A rule between config fields: ``expr`` must hold; ``why(cfg)`` says what is wrong with
+    ``cfg``'s values and a valid choice."""
+
+    expr: str
+    why: Callable[[TrainConfig], str]
+
+    @functools.cached_property
+    def names(self) -> frozenset[str]:
+        """The names ``expr`` reads."""
+        tree = ast.parse(self.expr, mode="eval")
+        return frozenset(n.id for n in ast.walk(tree) if isinstance(n, ast.Name))
+
+    @functools.cached_property
+    def _code(self):
+        return compile(self.expr, "<shape rule>", "eval")
+
+    def holds(self, values: dict) -> bool:
+        """Whether ``expr`` holds at ``values`` (a dict with every name it reads)."""
+        return bool(eval(self._code, {"__builtins__": {}}, {k: values[k] for k in self.names}))
+
+
+def _slices_what(cfg: TrainConfig) -> str:
+    return f"env_threads={cfg.env_threads}" + (
+        " with double_buffer (a slice per thread in each half)" if cfg.double_buffer else ""
+    )
+
+
+def _too_few_copies(cfg: TrainConfig) -> str:
+    slices = cfg.env_slices()
+    most = cfg.num_envs // (slices // cfg.env_threads)
+    fix = f"env_threads <= {most} or " if most >= 1 else ""
+    return (
+        f"{_slices_what(cfg)} needs {slices} env copies, got num_envs={cfg.num_envs}; use "
+        f"{fix}num_envs >= {slices}"
+    )
+
+
+def _minibatch_exceeds_batch(cfg: TrainConfig) -> str:
+    batch = cfg.batch_size()
+    return (
+        f"minibatch_size={cfg.minibatch_size} exceeds the batch: {cfg.agents()} agents "
+        f"x bptt_horizon={cfg.bptt_horizon} = {batch}; use minibatch_size <= {batch} "
+        f"(e.g. {batch}) or more num_envs"
+    )
+
+
+SHAPE_RULES: tuple[ShapeRule, ...] = (
+    ShapeRule("num_envs >= env_threads * (1 + double_buffer)", _too_few_copies),
+    ShapeRule(
+        "minibatch_size % bptt_horizon == 0",
+        lambda c: (
+            f"minibatch_size={c.minibatch_size} must be a multiple of bptt_horizon="
+            f"{c.bptt_horizon} (minibatches hold whole segments); nearest valid: "
+            f"{_nearest_multiples(c.minibatch_size, c.bptt_horizon)}"
+        ),
+    ),
+    ShapeRule(
+        "max_minibatch_size == 0 or max_minibatch_size % bptt_horizon == 0",
+        lambda c: (
+            f"max_minibatch_size={c.max_minibatch_size} must be a multiple of bptt_horizon="
+            f"{c.bptt_horizon}; nearest valid: "
+            f"{_nearest_multiples(c.max_minibatch_size, c.bptt_horizon)}"
+        ),
+    ),
+    ShapeRule(
+        "minibatch_size <= num_envs * agents_per_copy * bptt_horizon", _minibatch_exceeds_batch
+    ),
+)
+
+
+def activation_bytes(obs_numel, hidden_size, rnn):
+    """Activation bytes per sample of a forward and backward pass, roughly: the input, the
+    encoder and (with the LSTM) its gates and states. Elementwise over arrays."""
+    import numpy as np
+
+    return 4 * (np.asarray(obs_numel) + np.where(rnn, 16, 4) * np.asarray(hidden_size))
+
+
+def micro_batch(horizon, minibatch_size, max_minibatch_size, sample_bytes):
+    """Samples per forward/backward pass: ``max_minibatch_size`` when set, else the largest
+    multiple of the horizon whose activations fit ``MICRO_BATCH_BYTES`` at ``sample_bytes``
+    per sample (never below one segment, never above the minibatch). Elementwise."""
+    import numpy as np
+
+    fits = MICRO_BATCH_BYTES // np.maximum(1, sample_bytes) // horizon * horizon
+    auto = np.minimum(np.maximum(horizon, fits), minibatch_size)
+    return np.where(max_minibatch_size, np.minimum(max_minibatch_size, minibatch_size), auto)
+
+
+def memory_gb(agents, horizon, obs_numel, hidden_size, minibatch_size, rnn, max_minibatch_size=0):
+    """Peak memory of a run in GB, roughly: the rollout buffers plus one micro-batch's
+    activations (elementwise over arrays, so a sweep checks many candidates at once)."""
+    rollout = agents * horizon * (4 * obs_numel + 40)
+    sample = activation_bytes(obs_numel, hidden_size, rnn)
+    micro = micro_batch(horizon, minibatch_size, max_minibatch_size, sample)
+    return (rollout + micro * sample) / 1e9
+
+
+MEMORY_RULE = (
+    "memory_gb(num_envs * agents_per_copy, bptt_horizon, obs_numel, hidden_size, "
+    "minibatch_size, rnn, max_minibatch_size) <= {limit_gb}"
+)
+"""The memory budget as a constraint (``obs_numel`` is the env's observation size)."""
 
 
 # -- building configs --
@@ -384,20 +472,28 @@ def _from_dict(values: dict) -> TrainConfig:
 # -- checks --
 
 
+@cache
+def _field_types() -> dict[str, type]:
+    """Each field's type (annotations are strings under ``from __future__ import annotations``)."""
+    return {
+        f.name: f.type if isinstance(f.type, type) else eval(f.type)
+        for f in dataclasses.fields(TrainConfig)
+    }
+
+
 def _check_types(cfg: TrainConfig) -> None:
-    for f in dataclasses.fields(cfg):
-        value = getattr(cfg, f.name)
-        want = f.type if isinstance(f.type, type) else eval(f.type)
+    for name, want in _field_types().items():
+        value = getattr(cfg, name)
         if want is float and isinstance(value, int) and not isinstance(value, bool):
-            setattr(cfg, f.name, float(value))
+            setattr(cfg, name, float(value))
             value = float(value)
         ok = isinstance(value, want) and not (want is not bool and isinstance(value, bool))
         if not ok:
             raise ConfigError(
-                f"{f.name} must be {want.__name__}, got {value!r} ({type(value).__name__})"
+                f"{name} must be {want.__name__}, got {value!r} ({type(value).__name__})"
             )
         if want is float and not math.isfinite(value):
-            raise ConfigError(f"{f.name} must be finite, got {value!r}")
+            raise ConfigError(f"{name} must be finite, got {value!r}")
 
 
 def _positive(cfg, *names):

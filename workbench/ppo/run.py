@@ -16,8 +16,10 @@ from pathlib import Path
 import pandas as pd
 
 from workbench import metrics as M
+from workbench.exits import EXIT_REASON, StopAtExit
+from workbench.ppo.checkpoint import load_checkpoint
 from workbench.ppo.config import TrainConfig, make_config
-from workbench.ppo.trainer import Trainer, evaluate, load_checkpoint
+from workbench.ppo.trainer import Trainer, evaluate
 from workbench.store import RunStore
 
 #: ``on_log(run_id, row)``: called on the training thread with each metric row (or a list
@@ -38,6 +40,7 @@ class Run:
     error: str | None = None
     policy: object = field(default=None, repr=False)
     reason: str | None = None
+    cause: str | None = None  # whose doing its end was (``workbench.store.CAUSES``)
 
     @property
     def score(self):
@@ -71,17 +74,19 @@ class RunHandle:
         store: RunStore,
         on_log: OnLog | None = None,
         resume: str | None = None,
+        trust_checkpoint: bool = False,
     ):
         self.run_id = run_id
         self.config = config
         self.store = store
         self._on_log = on_log
         self._resume = resume
+        self._trust = trust_checkpoint
         self._stop = threading.Event()
         self._ended = threading.Event()
         self._started = False
         self._claim_lock = threading.Lock()
-        self._request: tuple[str, str | None] = ("stopped", None)
+        self._request: tuple[str, str | None, str | None] = ("stopped", None, None)
         self._latest: dict | None = None
         self._status = "running"
         self._run: Run | None = None
@@ -102,20 +107,47 @@ class RunHandle:
         """The newest metric row, or None before the first epoch ends."""
         return self._latest
 
-    def stop(self, reason: str | None = None) -> None:
-        """Ask the run to stop at the next env step; it is recorded as stopped."""
-        self._request = ("stopped", reason)
+    # -- doors for the training loop (``_execute``), which owns what they set --
+    @property
+    def stop_event(self) -> threading.Event:
+        """Set when a stop or prune is asked; the trainer polls it at every env step."""
+        return self._stop
+
+    def requested(self) -> tuple[str, str | None, str | None]:
+        """(status, reason, cause) the run ends with when stopped through this handle."""
+        return self._request
+
+    def attach(self, trainer) -> None:
+        """The trainer is built: its policy becomes ``handle.policy``."""
+        self._trainer = trainer
+
+    def post(self, row: dict) -> None:
+        """A metric row was recorded: it becomes ``latest()``."""
+        self._latest = row
+
+    def ended(self, run: Run) -> None:
+        """The run is recorded as ended: ``status`` and ``wait()`` give it."""
+        self._status = run.status
+        self._run = run
+
+    def stop(self, reason: str | None = None, cause: str | None = None) -> None:
+        """Ask the run to stop at the next env step; it is recorded as stopped (with
+        ``cause``, one of ``workbench.store.CAUSES``, when the stop is not the user's)."""
+        self._request = ("stopped", reason, cause)
         self._stop.set()
 
     def prune(self, reason: str) -> None:
         """End the run early as ``pruned`` (early stopping), keeping its curve and why."""
-        self._request = ("pruned", reason)
+        self._request = ("pruned", reason, None)
         self._stop.set()
 
     def run(self) -> Run:
         """Train in the calling thread (a handle from ``launch(start=False)``): a breakpoint
         in a callback or an env stops here. Returns the Run; exceptions propagate."""
         self._claim()
+        return self._train()
+
+    def _train(self) -> Run:
         return _execute(
             self.config,
             self.store,
@@ -123,6 +155,7 @@ class RunHandle:
             on_log=self._on_log,
             resume=self._resume,
             handle=self,
+            trust_checkpoint=self._trust,
         )
 
     def start(self) -> RunHandle:
@@ -130,14 +163,7 @@ class RunHandle:
 
         def target():
             try:
-                _execute(
-                    self.config,
-                    self.store,
-                    self.run_id,
-                    on_log=self._on_log,
-                    resume=self._resume,
-                    handle=self,
-                )
+                self._train()
             except BaseException as e:  # recorded in the store and on the handle
                 self.error = e
             finally:
@@ -145,6 +171,7 @@ class RunHandle:
 
         self._claim()
         self.thread = threading.Thread(target=target, name=f"workbench-{self.run_id}", daemon=True)
+        stop_running_runs.add(self)
         self.thread.start()
         return self
 
@@ -219,13 +246,16 @@ def _open_store(store) -> RunStore:
     return store if isinstance(store, RunStore) else RunStore(store)
 
 
-def _prepare(env_or_config, overrides, store, name, sweep, tags, resume=None):
+def _prepare(env_or_config, overrides, store, name, sweep, tags, resume=None, trust=False):
     """Check everything a run needs before anything is written; then record the run."""
     cfg = make_config(env_or_config, **overrides)
     if isinstance(tags, str) or not all(isinstance(t, str) for t in tags):
         raise TypeError(f"tags must be a list of str, got {tags!r}")
     store = _open_store(store)
     checkpoint, parent = resolve_checkpoint(resume, store) if resume else (None, None)
+    if checkpoint:
+        load_checkpoint(checkpoint, trust=trust)  # a refused file records no run
+    store.reap_dead()  # runs of this host whose process died are marked so before ours
     run_name = name or cfg.name or f"{cfg.env}-{time.strftime('%m%d-%H%M%S')}"
     run_id = store.create_run(
         run_name, cfg.env, cfg.to_dict(), sweep_id=sweep, tags=tags, resumed_from=parent
@@ -242,6 +272,7 @@ def train(
     name: str | None = None,
     sweep: str | None = None,
     tags: tuple | list = (),
+    trust_checkpoint: bool = False,
     **overrides,
 ) -> Run:
     """Train to ``total_steps`` and return the :class:`Run` (blocking).
@@ -249,15 +280,18 @@ def train(
     ``env_or_config``: an env name (its folder's ``env.toml`` applies), a TrainConfig or a
     dict; keyword overrides win. ``store``: a RunStore or a path (default ``$WORKBENCH_DB``
     or ``runs/workbench.db``). ``on_log(run_id, row)`` receives each metric row.
-    ``resume``: a checkpoint path or run id to continue from. ``sweep``: the id of the
+    ``resume``: a checkpoint path or run id to continue from (a file holding anything but
+    tensors and plain data is refused unless ``trust_checkpoint``). ``sweep``: the id of the
     sweep this run is a trial of; ``tags``: labels to filter runs by. A stop request from
     any process (:func:`stop`) ends the run at its next epoch. Ctrl-C records the run as
     stopped, then re-raises; any other exception records it as failed, then re-raises.
     """
     cfg, store, run_id, checkpoint = _prepare(
-        env_or_config, overrides, store, name, sweep, tags, resume
+        env_or_config, overrides, store, name, sweep, tags, resume, trust_checkpoint
     )
-    return _execute(cfg, store, run_id, on_log=on_log, resume=checkpoint)
+    return _execute(
+        cfg, store, run_id, on_log=on_log, resume=checkpoint, trust_checkpoint=trust_checkpoint
+    )
 
 
 def launch(
@@ -270,6 +304,7 @@ def launch(
     sweep: str | None = None,
     tags: tuple | list = (),
     start: bool = True,
+    trust_checkpoint: bool = False,
     **overrides,
 ) -> RunHandle:
     """Start training in a background thread and return its :class:`RunHandle` at once.
@@ -279,9 +314,11 @@ def launch(
     calling thread, with ``handle.stop()``/``prune()`` usable from its callbacks.
     """
     cfg, store, run_id, checkpoint = _prepare(
-        env_or_config, overrides, store, name, sweep, tags, resume
+        env_or_config, overrides, store, name, sweep, tags, resume, trust_checkpoint
     )
-    handle = RunHandle(run_id, cfg, store, on_log=on_log, resume=checkpoint)
+    handle = RunHandle(
+        run_id, cfg, store, on_log=on_log, resume=checkpoint, trust_checkpoint=trust_checkpoint
+    )
     return handle.start() if start else handle
 
 
@@ -316,37 +353,38 @@ def _execute(
     on_log: OnLog | None = None,
     resume=None,
     handle: RunHandle | None = None,
+    trust_checkpoint: bool = False,
 ) -> Run:
-    stop_event = handle._stop if handle else None
+    stop_event = handle.stop_event if handle else None
     callbacks = list(on_log) if isinstance(on_log, (list, tuple)) else [on_log] if on_log else []
     ckpt_path = store.path.parent / "checkpoints" / run_id / "model.pt"
     trainer = None
-    status, error, reason, summary, seq = "finished", None, None, {}, 0
-    start = time.perf_counter()
+    status, error, reason, cause, summary, seq = "finished", None, None, None, {}, 0
+    start = time.perf_counter()  # until the trainer's own clock runs
     try:
         trainer = Trainer(cfg)
         if handle is not None:
-            handle._trainer = trainer
+            handle.attach(trainer)
         if resume:  # a checkpoint path, checked before the run was recorded
-            trainer.load(resume)
-            start -= trainer.wall_time  # the clock goes on from where the parent stopped
+            trainer.load(resume, trust=trust_checkpoint)
+        trainer.start_clock()  # a resumed run's clock goes on from where its parent stopped
         while trainer.agent_steps < cfg.total_steps:
             row = trainer.train_epoch(stop_event)
             if row is None:  # stopped mid-rollout through the handle
-                status, reason = handle._request
+                status, reason, cause = handle.requested()
                 break
-            row[M.WALL_TIME] = trainer.wall_time = time.perf_counter() - start
+            row[M.WALL_TIME] = trainer.elapsed()
             request = store.log(run_id, seq, row)
             seq += 1
             M.summarize_row(summary, row)
             if handle is not None:
-                handle._latest = row
+                handle.post(row)
             for callback in callbacks:
                 callback(run_id, row)
             if cfg.checkpoint_interval and trainer.epoch % cfg.checkpoint_interval == 0:
                 store.set_checkpoint(run_id, str(trainer.save(ckpt_path)))
             if stop_event is not None and stop_event.is_set():
-                status, reason = handle._request
+                status, reason, cause = handle.requested()
                 break
             if request is not None:  # asked through the store, maybe by another process
                 status, reason = request
@@ -358,19 +396,18 @@ def _execute(
         status, reason = "stopped", str(e) or "KeyboardInterrupt"
         raise
     except BaseException as e:
-        status, error = "failed", "".join(traceback.format_exception(e)).strip()
+        status, error, cause = "failed", "".join(traceback.format_exception(e)).strip(), "config"
         raise
     finally:
-        summary[M.WALL_TIME] = time.perf_counter() - start
+        summary[M.WALL_TIME] = trainer.elapsed() if trainer else time.perf_counter() - start
         if trainer is not None:
             summary[M.AGENT_STEPS] = trainer.agent_steps
             summary[M.EPOCHS] = trainer.epoch
-            trainer.wall_time = summary[M.WALL_TIME]
             try:
                 store.set_checkpoint(run_id, str(trainer.save(ckpt_path)))
             except Exception as e:  # keep the original error; note this one
                 error = f"{error or ''}\ncheckpoint failed: {e}".strip()
-        store.finish(run_id, status, summary, error, reason)
+        store.finish(run_id, status, summary, error, reason, cause)
         run = Run(
             run_id,
             cfg,
@@ -381,11 +418,15 @@ def _execute(
             error,
             trainer.policy if trainer else None,
             reason,
+            cause,
         )
         if handle is not None:
-            handle._status = status
-            handle._run = run
+            handle.ended(run)
     return run
+
+
+# Runs training in background threads are stopped and recorded at interpreter exit.
+stop_running_runs = StopAtExit(lambda handle: handle.stop(EXIT_REASON, cause="exit"))
 
 
 def run_eval(policy, cfg: TrainConfig, episodes: int, seed: int) -> dict:
@@ -401,12 +442,13 @@ def run_eval(policy, cfg: TrainConfig, episodes: int, seed: int) -> dict:
         env.close()
 
 
-def load_policy(checkpoint: str, device: str = "cpu"):
-    """Rebuild the policy stored in a checkpoint (and its config)."""
+def load_policy(checkpoint: str, device: str = "cpu", trust: bool = False):
+    """Rebuild the policy stored in a checkpoint (and its config). A file holding anything
+    but tensors and plain data is refused unless ``trust`` (see ``workbench.ppo.checkpoint``)."""
     from workbench.envs import make
     from workbench.ppo.policy import Policy
 
-    ckpt = load_checkpoint(checkpoint, device)
+    ckpt = load_checkpoint(checkpoint, device, trust=trust)
     cfg = make_config(ckpt["config"])
     env = make(cfg.env, num_envs=1, **cfg.env_params)
     policy = Policy.for_env(env, cfg.hidden_size, cfg.rnn)

@@ -27,7 +27,8 @@ import torch
 from workbench import metrics as M
 from workbench.envs import make as make_env
 from workbench.ppo.advantage import compute_advantage, segment_priorities
-from workbench.ppo.config import TrainConfig
+from workbench.ppo.checkpoint import load_checkpoint, save_checkpoint
+from workbench.ppo.config import TrainConfig, activation_bytes
 from workbench.ppo.cy_rollout import record_step, sample_categorical
 from workbench.ppo.device import PhaseTimer, Staging
 from workbench.ppo.loss import discrete_ppo_loss, ppo_loss
@@ -146,7 +147,7 @@ class Trainer:
             num_envs=cfg.num_envs,
             seed=cfg.seed,
             log_interval=1 << 30,
-            threads=cfg.env_slices(),
+            slices=cfg.env_slices(),
             **cfg.env_params,
         )
         env = self.env
@@ -206,12 +207,10 @@ class Trainer:
         if self._halves:
             self._stepper = futures.ThreadPoolExecutor(1, thread_name_prefix="workbench-rollout")
             weakref.finalize(self, self._stepper.shutdown, wait=False)
-        # Activations per sample, roughly: the input, the encoder and (with the LSTM) its
-        # gates and states, forward and backward.
-        per_sample = 4 * (
-            int(np.prod(env.observations.shape[1:])) + (16 if cfg.rnn else 4) * cfg.hidden_size
+        obs_numel = int(np.prod(env.observations.shape[1:]))
+        self.micro_batch = cfg.micro_batch_size(
+            int(activation_bytes(obs_numel, cfg.hidden_size, cfg.rnn))
         )
-        self.micro_batch = cfg.micro_batch_size(per_sample)
 
         env.reset(seed=cfg.seed)
         self.state = self.policy.initial_state(n, dev)
@@ -220,15 +219,17 @@ class Trainer:
         self.epoch = 0
         self.timer = PhaseTimer(self.device, cfg.profile)
         self._env_log: dict = {}
+        self.wall_time = 0.0  # seconds trained, a loaded checkpoint's included
+        self._clock_origin: float | None = None  # perf_counter at wall_time 0, while counting
 
     @staticmethod
     def _split_halves(env) -> list[tuple[slice, tuple[int, int]]]:
         """(agent rows, env slices) of each half, for double buffering."""
-        k = getattr(env, "threads", 1)
+        k = getattr(env, "slices", 1)
         if k < 2 or k % 2:
             raise ValueError(
-                f"double_buffer steps the env in two halves of its thread slices; this env "
-                f"has threads={k}: build it with threads = 2 * env_threads"
+                f"double_buffer steps the env in two halves of its slices; this env "
+                f"has slices={k}: build it with slices = 2 * env_threads"
             )
         return [
             (env.slice_agents(0, k // 2), (0, k // 2)),
@@ -556,12 +557,22 @@ class Trainer:
         row.update({M.timing(k): v for k, v in timing.items()})
         return row
 
-    # -- checkpoints --
+    # -- clock and checkpoints --
+    def start_clock(self) -> None:
+        """Count wall time from now, on top of what the trainer has already trained (a
+        loaded checkpoint's time included): a resumed run's clock goes on."""
+        self._clock_origin = time.perf_counter() - self.wall_time
+
+    def elapsed(self) -> float:
+        """Seconds trained so far (read from the clock when it runs); kept in
+        ``wall_time``, which checkpoints save."""
+        if self._clock_origin is not None:
+            self.wall_time = time.perf_counter() - self._clock_origin
+        return self.wall_time
+
     def save(self, path: str | os.PathLike) -> Path:
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        torch.save(
+        return save_checkpoint(
+            path,
             {
                 "policy": self.policy.state_dict(),
                 "optimizers": [o.state_dict() for o in self.optimizers],
@@ -569,29 +580,21 @@ class Trainer:
                 "epoch": self.epoch,
                 M.AGENT_STEPS: self.agent_steps,
                 "generator": self.gen.get_state(),
-                M.WALL_TIME: self.wall_time,
+                M.WALL_TIME: self.elapsed(),
             },
-            tmp,
         )
-        os.replace(tmp, path)
-        return path
 
-    def load(self, path: str | os.PathLike) -> None:
-        ckpt = load_checkpoint(path, self.device)
+    def load(self, path: str | os.PathLike, trust: bool = False) -> None:
+        ckpt = load_checkpoint(path, self.device, trust=trust)
         self.policy.load_state_dict(ckpt["policy"])
         for opt, state in zip(self.optimizers, ckpt["optimizers"], strict=False):
             opt.load_state_dict(state)
         self.epoch = ckpt["epoch"]
         self.agent_steps = ckpt[M.AGENT_STEPS]
         self.gen.set_state(ckpt["generator"])
-        self.wall_time = ckpt.get(M.WALL_TIME, 0.0)
-
-
-def load_checkpoint(path, device="cpu") -> dict:
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"checkpoint {str(path)!r} does not exist")
-    return torch.load(path, map_location=device, weights_only=False)
+        self.wall_time = float(ckpt.get(M.WALL_TIME, 0.0))
+        if self._clock_origin is not None:
+            self.start_clock()
 
 
 @torch.no_grad()

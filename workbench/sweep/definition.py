@@ -25,10 +25,11 @@ the budget, and the search space over the env's default space (its folder's
 
     constraints = ["..."]    # more hard constraints, over parameters and fixed values
 
-The trainer's own shape rules are added as constraints automatically (``minibatch_size``
-a multiple of ``bptt_horizon`` and at most the batch, the memory budget), so a suggestion
-is never a config the trainer would refuse. Unknown parameters, bad ranges, constraints no
-point satisfies and metrics nobody logs are errors at load, naming the value.
+The trainer's own shape rules (``minibatch_size`` a multiple of ``bptt_horizon`` and at
+most the batch, ...) and its memory estimate are declared once, in ``workbench.ppo.config``,
+and added here as constraints, so a suggestion is never a config the trainer would refuse.
+Unknown parameters, bad ranges, constraints no point satisfies and metrics nobody logs are
+errors at load, naming the value.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ import difflib
 import math
 import os
 import sys
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 from workbench import metrics as M
@@ -62,12 +63,26 @@ TOP_KEYS = {
     "executor_options",
     "early_stopping",
     "curve_points",
+    "length",
 }
 BUDGET_KEYS = {"trials", "hours", "max_cost", "max_memory_gb", "workers"}
 EXECUTORS = ("inline", "processes", "ray")
 # Fixed TrainConfig values every trial gets unless the definition says otherwise: trials
 # leave the process alone and keep few checkpoints.
 TRIAL_DEFAULTS = {"checkpoint_interval": 0}
+
+
+# A stored definition carries its version; upgrade k brings a record from version k to
+# k + 1, so a sweep recorded by an older release resumes and shows in a newer one.
+DEFINITION_VERSION = 1
+
+
+def _v0_to_v1(data: dict) -> dict:
+    # Version 0 (no version key) had no ``length``: the training length was total_steps.
+    return {"length": "total_steps", **data}
+
+
+UPGRADES = [_v0_to_v1]
 
 
 class DefinitionError(ValueError):
@@ -95,14 +110,20 @@ class SweepDefinition:
     early_stopping: bool = True
     curve_points: int = 8
     source: str | None = None
+    length: str | None = "total_steps"
+    """the trainer field that sets a trial's training length (curve points need it)"""
 
     def to_dict(self) -> dict:
         return asdict(self)
 
+    def to_record(self) -> dict:
+        """The definition as the store keeps it: plain data with its version."""
+        return {**asdict(self), "version": DEFINITION_VERSION}
+
     @property
     def sweeps_length(self) -> bool:
         """Whether the training length is swept (curve points need it: see the engine)."""
-        return "total_steps" in self.space
+        return self.length is not None and self.length in self.space
 
     def fixed(self) -> dict:
         """Every value a trial does not take from the space, by name: the trainer config at
@@ -177,6 +198,31 @@ def load(source, **overrides) -> SweepDefinition:
     return definition
 
 
+def load_recorded(record: dict, **overrides) -> SweepDefinition:
+    """A checked definition from what the store recorded (``RunStore.sweep(id)
+    ["definition"]``), upgraded from the version it was written in. The one way a recorded
+    sweep's definition is rebuilt: resume, views and the CLI all come here."""
+    data = dict(record)
+    version = data.pop("version", 0)
+    if not isinstance(version, int) or version < 0:
+        raise DefinitionError(f"a recorded definition's version is an int >= 0, got {version!r}")
+    if version > DEFINITION_VERSION:
+        raise DefinitionError(
+            f"this sweep was recorded by a newer workbench (definition version {version}; "
+            f"this one reads up to {DEFINITION_VERSION}): upgrade workbench to open it"
+        )
+    for upgrade in UPGRADES[version:]:
+        data = upgrade(data)
+    known = {f.name for f in fields(SweepDefinition)}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise DefinitionError(
+            f"a recorded definition (version {version}) has unknown fields {unknown}; "
+            f"valid: {', '.join(sorted(known))}"
+        )
+    return load(SweepDefinition(**data), **overrides)
+
+
 def _unknown(kind: str, key: str, valid) -> DefinitionError:
     close = difflib.get_close_matches(key, list(valid), n=1)
     hint = f" (did you mean {close[0]!r}?)" if close else ""
@@ -235,6 +281,7 @@ def _build(data: dict, where: str | None, overrides: dict) -> SweepDefinition:
         early_stopping=data.get("early_stopping", True),
         curve_points=data.get("curve_points", 8),
         source=where,
+        length=data.get("length", "total_steps"),
     )
 
 
@@ -287,32 +334,15 @@ def _centers(space: dict) -> dict:
     return Space(space).center()
 
 
-def memory_gb(agents, horizon, obs_numel, hidden_size, minibatch_size, rnn):
-    """Rough peak memory of a trial in GB: rollout buffers plus one minibatch's activations
-    (elementwise over arrays of candidates)."""
-    import numpy as np
+def auto_constraints(d: SweepDefinition) -> list[str]:
+    """The trainer's shape rules that read a swept parameter (the others hold at every
+    point: the fixed part was validated), and the memory budget, as constraint expressions.
+    Both are declared once, in :mod:`workbench.ppo.config`."""
+    from workbench.ppo.config import MEMORY_RULE, SHAPE_RULES
 
-    rollout = agents * horizon * (4 * obs_numel + 40)
-    per_sample = 4 * (obs_numel + np.where(rnn, 16, 4) * hidden_size) * 2
-    return (rollout + minibatch_size * per_sample) / 1e9
-
-
-def auto_constraints(d: SweepDefinition, fixed: dict) -> list[str]:
-    """The trainer's shape rules and the memory budget, as constraint expressions."""
-    names = set(d.space) | set(fixed)
-    out = []
-    if {"minibatch_size", "bptt_horizon"} <= names:
-        out.append("minibatch_size % bptt_horizon == 0")
-        out.append("minibatch_size <= num_envs * agents_per_copy * bptt_horizon")
-    if "num_envs" in names and (fixed.get("env_threads", 1) > 1 or fixed.get("double_buffer")):
-        out.append("num_envs >= env_threads * (1 + double_buffer)")
-    if fixed.get("max_minibatch_size") or "max_minibatch_size" in d.space:
-        out.append("max_minibatch_size == 0 or max_minibatch_size % bptt_horizon == 0")
+    out = [rule.expr for rule in SHAPE_RULES if rule.names & set(d.space)]
     limit = d.max_memory_gb or _default_memory_gb()
-    out.append(
-        "memory_gb(num_envs * agents_per_copy, bptt_horizon, obs_numel, hidden_size,"
-        f" minibatch_size, rnn) <= {limit:.3f}"
-    )
+    out.append(MEMORY_RULE.format(limit_gb=f"{limit:.3f}"))
     return out
 
 
@@ -328,16 +358,18 @@ def _default_memory_gb() -> float:
 def build_sweeper(d: SweepDefinition, n_suggested: int = 0):
     """The engine for a definition: its space, its and the trainer's constraints."""
     from workbench.envs import make
+    from workbench.ppo.config import memory_gb
     from workbench.sweep.engine import Sweeper
 
     fixed = d.fixed()
     env = make(d.env, num_envs=1, **d.env_params)
     fixed["obs_numel"] = int(env.observations[0].size)
     env.close()
-    constraints = [*auto_constraints(d, fixed), *d.constraints]
+    constraints = [*auto_constraints(d), *d.constraints]
     return Sweeper(
         d.space,
         constraints,
+        length=d.length,
         seed=d.seed,
         max_cost=d.max_cost,
         fixed=fixed,

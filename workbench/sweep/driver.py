@@ -18,6 +18,7 @@ trial in flight.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import statistics
 import threading
@@ -28,8 +29,9 @@ import pandas as pd
 
 from workbench import metrics as M
 from workbench.envs.registry import target_of
-from workbench.store import RunStore
-from workbench.sweep.definition import SweepDefinition, build_sweeper, load
+from workbench.exits import EXIT_REASON, StopAtExit
+from workbench.store import RunStore, configs_fault
+from workbench.sweep.definition import SweepDefinition, build_sweeper, load, load_recorded
 from workbench.sweep.executors import Outcome, Trial, make_executor
 from workbench.sweep.executors.worker import cap_reason
 from workbench.sweep.suggest import NoFeasiblePoint
@@ -63,6 +65,25 @@ class SweepHandle:
     def stop(self) -> None:
         """End the sweep: the trial in flight is stopped (recorded as such), none starts."""
         self._stop.set()
+
+    @property
+    def stop_requested(self) -> bool:
+        """Whether ``stop()`` was called."""
+        return self._stop.is_set()
+
+    @contextlib.contextmanager
+    def engine(self):
+        """``with handle.engine() as sweeper:`` the live engine, held for this block alone
+        (the driver's thread asks it for suggestions and feeds it meanwhile)."""
+        with self._lock:
+            yield self.sweeper
+
+    def ended(self, status: str, because: str | None) -> None:
+        """The sweep is recorded as ended (by its driver): ``status`` and ``wait()`` see it."""
+        self.status = status
+        if self.ended_because is None:
+            self.ended_because = because
+        self._ended.set()
 
     def wait(self, timeout: float | None = None) -> SweepHandle:
         # An Event, not Thread.join: a join interrupted by Ctrl-C can return early afterwards.
@@ -119,12 +140,12 @@ class SweepHandle:
 
     def front(self) -> pd.DataFrame:
         """The observed score-vs-cost front (curve points included), from the engine."""
-        with self._lock:
-            return self.sweeper.front()
+        with self.engine() as sweeper:
+            return sweeper.front()
 
     def predicted_front(self, n: int = 50) -> pd.DataFrame:
-        with self._lock:
-            return self.sweeper.predicted_front(n)
+        with self.engine() as sweeper:
+            return sweeper.predicted_front(n)
 
     def __repr__(self) -> str:
         name, n = self.definition.name, len(self.trials)
@@ -208,37 +229,60 @@ def sweep(
     before anything runs.
     """
     store = store if isinstance(store, RunStore) else RunStore(store)
+    store.reap_dead()  # a writer: trials and sweeps whose process died are marked so first
     if resume is not None:
-        record = store.sweep(resume)
-        d = load(
-            SweepDefinition(**record["definition"]),
-            trials=trials,
-            hours=hours,
-            executor=executor,
-            workers=workers,
+        handle = recorded(
+            resume, store, trials=trials, hours=hours, executor=executor, workers=workers
         )
-        history = store.observations(resume)
-        started = len(store.runs(sweep=resume))
-        sweeper = build_sweeper(d, n_suggested=started)
-        if not history.empty:
-            sweeper.replay(history)
         store.claim_sweep(resume)
-        handle = SweepHandle(resume, d, store, sweeper)
-        handle.trials = [{"run_id": r} for r in store.runs(sweep=resume)["id"]]
+        handle.status, handle.ended_because = "running", None
     else:
         d = load(
             definition, trials=trials, hours=hours, seed=seed, executor=executor, workers=workers
         )
         sweeper = build_sweeper(d)
-        sweep_id = store.create_sweep(d.name, d.to_dict())
+        sweep_id = store.create_sweep(d.name, d.to_record())
         handle = SweepHandle(sweep_id, d, store, sweeper)
     driver = _Driver(handle, on_trial)
     if background:
         handle.thread = threading.Thread(target=driver.run, name=f"sweep-{handle.id}", daemon=True)
+        stop_running_sweeps.add(handle)
         handle.thread.start()
     else:
         driver.run()
     return handle
+
+
+def recorded(sweep_id: str, store=None, replay: bool = True, **overrides) -> SweepHandle:
+    """A :class:`SweepHandle` for a sweep recorded in ``store`` (by any process or release),
+    not running: its definition rebuilt and upgraded (``definition.load_recorded``, with
+    budget ``overrides``), its engine rebuilt from the recorded observations and the number
+    of suggestions made (``replay=False``: empty, for a view that feeds it as it reads), so
+    its next suggestion is the one the recorded sweep would have made. The one way a
+    recorded sweep is opened: resume, views and the CLI use it."""
+    store = store if isinstance(store, RunStore) else RunStore(store, create=False)
+    record = store.sweep(sweep_id)
+    d = load_recorded(record["definition"], **overrides)
+    runs = store.runs(sweep=sweep_id)
+    sweeper = build_sweeper(d, n_suggested=len(runs))
+    history = store.observations(sweep_id)
+    if replay and not history.empty:
+        sweeper.replay(history)
+    handle = SweepHandle(sweep_id, d, store, sweeper)
+    handle.status = record["status"]
+    handle.ended_because = record.get("ended_because")
+    handle.trials = [{"run_id": r} for r in runs["id"]] if not runs.empty else []
+    return handle
+
+
+def _stop_for_exit(handle: SweepHandle) -> None:
+    handle.ended_because = handle.ended_because or EXIT_REASON
+    handle.stop()
+
+
+# Sweeps running in background threads are stopped (their trials in flight recorded as
+# stopped) and recorded at interpreter exit.
+stop_running_sweeps = StopAtExit(_stop_for_exit)
 
 
 class _Driver:
@@ -254,7 +298,7 @@ class _Driver:
         self.inflight: dict[int, Trial] = {}
         self.points: dict[int, list[float]] = {}  # trial -> steps at which to observe
         self.totals: dict[int, int] = {}  # trial -> its training length
-        self.default_steps = self.d.fixed().get("total_steps")  # when it is not swept
+        self.default_steps = self.d.fixed().get(self.d.length)  # when it is not swept
         self.stopping: set[int] = set()
         self.out_of_time = False  # no run is predicted to fit in the time left
         self.asked_at: dict[int, float] = {}  # trial -> when its suggestion was asked for
@@ -271,7 +315,7 @@ class _Driver:
         return max(self.deadline - time.time() - overhead, 1e-3)
 
     def _can_start(self) -> bool:
-        if self.h._stop.is_set() or self.out_of_time:
+        if self.h.stop_requested or self.out_of_time:
             return False
         if self.d.trials is not None and self.started >= self.d.trials:
             return False
@@ -287,7 +331,7 @@ class _Driver:
                     break
                 self.executor.wait(0.2)
                 self._enforce_deadline()
-            if self.h._stop.is_set():
+            if self.h.stop_requested:
                 status = "stopped"
             self._ended_because()
         except KeyboardInterrupt:
@@ -304,14 +348,13 @@ class _Driver:
                 raise
         finally:
             self.executor.close()
-            self.h.store.finish_sweep(self.h.id, status, error)
-            self.h.status = status
-            self.h._ended.set()
+            self.h.store.finish_sweep(self.h.id, status, error, self.h.ended_because)
+            self.h.ended(status, self.h.ended_because)
 
     def _ended_because(self) -> None:
         if self.h.ended_because is not None:
             return
-        if self.h._stop.is_set():
+        if self.h.stop_requested:
             self.h.ended_because = "stopped"
         elif self.d.trials is not None and self.started >= self.d.trials:
             self.h.ended_because = f"budget of {self.d.trials} trials spent"
@@ -319,7 +362,7 @@ class _Driver:
             self.h.ended_because = self._time_spent()
 
     def _enforce_deadline(self) -> None:
-        if self.h._stop.is_set():
+        if self.h.stop_requested:
             self._stop_all("sweep stopped")
         elif self.deadline is not None and time.time() >= self.deadline:
             self._stop_all(f"sweep {self._time_spent()}")
@@ -337,17 +380,17 @@ class _Driver:
     def _submit(self) -> None:
         asked_at = time.time()
         left = self._time_left()
-        with self.h._lock:
+        with self.h.engine() as sweeper:
             try:
-                params = self.d.coerce(self.h.sweeper.suggest(max_cost=left))
+                params = self.d.coerce(sweeper.suggest(max_cost=left))
             except NoFeasiblePoint:
                 if left is None:
                     raise
                 self.out_of_time = True
                 self.h.ended_because = f"no run is predicted to end in the {left:.3g} s left"
                 return
-            self.h.next_prediction = self.h.sweeper.predict(params)
-            self.h.sweeper.pending(params)
+            self.h.next_prediction = sweeper.predict(params)
+            sweeper.pending(params)
         index = self.started
         self.started += 1
         self.asked_at[index] = asked_at
@@ -363,19 +406,19 @@ class _Driver:
             cost_key=self.d.cost,
             max_cost=self.d.max_cost,
         )
-        total = trial.kwargs.get("total_steps") or self.default_steps
+        total = trial.kwargs.get(self.d.length) or self.default_steps
         self.totals[index] = total
         n = self.d.curve_points
         self.points[index] = [total * (CURVE_START + (1 - CURVE_START) * k / n) for k in range(n)]
         self.inflight[index] = trial
         self.h.running[index] = {"params": params, "run_id": None, "score": None, "cost": None}
         self.executor.submit(trial, self._on_row, self._on_done)
-        if self.h._stop.is_set():  # stopped while an inline trial ran
+        if self.h.stop_requested:  # stopped while an inline trial ran
             return
 
     def _observe(self, trial: Trial, params, score, cost, failed=False, error=None) -> None:
-        with self.h._lock:
-            self.h.sweeper.observe(params, score, cost, failed=failed, error=error)
+        with self.h.engine() as sweeper:
+            sweeper.observe(params, score, cost, failed=failed, error=error)
         self.h.store.add_observation(
             self.h.id, trial.run_id, params, score, cost, failed=failed, error=error
         )
@@ -399,7 +442,7 @@ class _Driver:
             while points and steps >= points[0]:
                 points.pop(0)
             if steps < self.totals[trial.index]:  # the last point is the final result
-                self._observe(trial, {**trial.params, "total_steps": int(steps)}, score, cost)
+                self._observe(trial, {**trial.params, self.d.length: int(steps)}, score, cost)
         if self.d.max_cost is not None and cost >= self.d.max_cost:
             self.stopping.add(trial.index)
             self.executor.stop(trial, "pruned", cap_reason(self.d.cost, cost, self.d.max_cost))
@@ -407,8 +450,8 @@ class _Driver:
         if self.d.early_stopping and scored:
             # The cost it would reach if left alone: linear in steps from here.
             target = cost * self.totals[trial.index] / max(steps, 1)
-            with self.h._lock:
-                prune, reason = self.h.sweeper.should_stop(score, cost, target_cost=target)
+            with self.h.engine() as sweeper:
+                prune, reason = sweeper.should_stop(score, cost, target_cost=target)
             if prune:
                 self.stopping.add(trial.index)
                 self.executor.stop(trial, "pruned", reason)
@@ -425,13 +468,13 @@ class _Driver:
             self._observe(trial, trial.params, score, cost)
             if asked_at is not None and cost is not None and self.d.cost == M.WALL_TIME:
                 self.overheads.append(max(time.time() - asked_at - float(cost), 0.0))
-        elif outcome.status == "failed" and not _not_the_configs_fault(outcome.error):
+        elif outcome.status == "failed" and configs_fault(outcome.cause):
             self._observe(
                 trial, trial.params, None, cost, failed=True, error=_last_line(outcome.error)
             )
         else:  # stopped or pruned: its curve points are what it taught
-            with self.h._lock:
-                self.h.sweeper.forget(trial.params)
+            with self.h.engine() as sweeper:
+                sweeper.forget(trial.params)
         record = {
             "index": trial.index,
             "run_id": outcome.run_id,
@@ -456,8 +499,3 @@ def _duration(hours: float) -> str:
 
 def _last_line(error: str | None) -> str | None:
     return error.strip().splitlines()[-1] if error else None
-
-
-def _not_the_configs_fault(error: str | None) -> bool:
-    # A trial killed with its worker or driver says nothing about its parameters.
-    return bool(error) and error.startswith("killed:")

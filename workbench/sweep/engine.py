@@ -43,7 +43,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 
-from workbench.sweep import models as M
+from workbench.sweep import models as surrogates
 from workbench.sweep.constraints import Constraints, check_satisfiable
 from workbench.sweep.pareto import observed_front, pareto_mask
 from workbench.sweep.pareto import predicted_front as _predicted_front
@@ -96,9 +96,11 @@ class Sweeper:
     constraints may call; max_cost: hard cap on predicted cost.
 
     Keyword-only knobs: n_suggested: suggestions already made (for resume); n_initial: design
-    points before the models take over (default 4..8 with the dimension); cap / hyper_cap: most
-    points a model conditions on / fits its kernel on; stop_*: ``should_stop`` settings (see
-    ``stopping.should_prune``); score_warp: "robust" or "rank" (see ``models``).
+    points before the models take over (default 4..8 with the dimension); max_points /
+    max_hyper_points: most points a model conditions on / fits its kernel on (counts, where
+    ``max_cost`` is a cost); length: the parameter that is a trial's training length, if
+    any (curve points are shorter runs of it; none by default); stop_*: ``should_stop``
+    settings (see ``stopping.should_prune``); score_warp: "robust" or "rank" (see ``models``).
     ``last_info`` holds the last model-based suggestion's diagnostics (target cost, predicted
     cost, P(success), acquisition).
     """
@@ -114,14 +116,14 @@ class Sweeper:
         *,
         n_suggested: int = 0,
         n_initial: int | None = None,
-        cap: int = 500,
-        hyper_cap: int = 150,
+        max_points: int = 500,
+        max_hyper_points: int = 150,
         stop_quantile: float = 0.25,
         stop_margin: float = 0.1,
         stop_min_finished: int = 20,
         stop_min_fraction: float = 0.25,
         score_warp: str = "robust",
-        length: str | None = "total_steps",
+        length: str | None = None,
     ):
         self.space = space if isinstance(space, Space) else Space(space)
         self.fixed = dict(fixed or {})
@@ -134,7 +136,7 @@ class Sweeper:
         self.n_suggested = int(n_suggested)
         d = len(self.space)
         self.n_initial = int(n_initial) if n_initial is not None else min(max(4, d // 2 + 2), 8)
-        self.cap, self.hyper_cap = int(cap), int(hyper_cap)
+        self.max_points, self.max_hyper_points = int(max_points), int(max_hyper_points)
         if score_warp not in ("robust", "rank"):
             raise ValueError(f"score_warp must be 'robust' or 'rank', got {score_warp!r}")
         self.score_warp = score_warp
@@ -149,7 +151,7 @@ class Sweeper:
         self._rows: list[dict] = []
         self._units: list[np.ndarray] = []
         self._pending: dict[tuple, np.ndarray] = {}
-        self._hyper: dict[tuple, M.Hyper | None] = {}
+        self._hyper: dict[tuple, surrogates.Hyper | None] = {}
         self._fitted: tuple | None = None
         self._design: np.ndarray | None = None
         self.last_info: dict = {}
@@ -238,11 +240,11 @@ class Sweeper:
         """Indices to keep when subsampling: the front, the best, then the newest."""
         n = len(score)
         front = np.flatnonzero(pareto_mask(cost, score))
-        best = np.argsort(-score, kind="stable")[: max(1, self.cap // 8)]
-        newest = np.arange(n)[::-1][: self.cap // 4]
+        best = np.argsort(-score, kind="stable")[: max(1, self.max_points // 8)]
+        newest = np.arange(n)[::-1][: self.max_points // 4]
         return np.concatenate([front, best, newest])
 
-    def _milestone_hyper(self, tag: str, m: int, fit: Callable[[int], M.Hyper | None]):
+    def _milestone_hyper(self, tag: str, m: int, fit: Callable[[int], surrogates.Hyper | None]):
         if m == 0:
             return None
         if (tag, m) not in self._hyper:
@@ -260,35 +262,37 @@ class Sweeper:
         models = {"X_ok": X, "log_cost_ok": np.log(c), "score_ok": s}
 
         def fit_score(m):
-            idx = M.subsample(
+            idx = surrogates.subsample(
                 m,
-                self.hyper_cap,
+                self.max_hyper_points,
                 self._priority(s[:m], c[:m]),
                 np.random.default_rng([self.seed, m, 1]),
             )
-            return M.ScoreModel(
+            return surrogates.ScoreModel(
                 X[idx], s[idx], seed=self.seed + m, warp=self.score_warp, restarts=_restarts(m)
             ).hyper
 
         def fit_cost(m):
-            idx = M.subsample(
+            idx = surrogates.subsample(
                 m,
-                self.hyper_cap,
+                self.max_hyper_points,
                 self._priority(s[:m], c[:m]),
                 np.random.default_rng([self.seed, m, 2]),
             )
-            return M.CostModel(X[idx], c[idx], seed=self.seed + m, restarts=_restarts(m)).hyper
+            return surrogates.CostModel(
+                X[idx], c[idx], seed=self.seed + m, restarts=_restarts(m)
+            ).hyper
 
         models["success"] = self._fit_success(units, ok)
         models["score"] = models["cost"] = models["score_lied"] = None
         if n == 0:
             self._fitted = (key, models)
             return models
-        idx = M.subsample(
-            n, self.cap, self._priority(s, c), np.random.default_rng([self.seed, n, 0])
+        idx = surrogates.subsample(
+            n, self.max_points, self._priority(s, c), np.random.default_rng([self.seed, n, 0])
         )
-        m = M.milestone(n)
-        score_model = M.ScoreModel(
+        m = surrogates.milestone(n)
+        score_model = surrogates.ScoreModel(
             X[idx],
             s[idx],
             self._milestone_hyper("score", m, fit_score),
@@ -296,7 +300,7 @@ class Sweeper:
             warp=self.score_warp,
         )
         models["score"] = score_model
-        models["cost"] = M.CostModel(
+        models["cost"] = surrogates.CostModel(
             X[idx], c[idx], self._milestone_hyper("cost", m, fit_cost), seed=self.seed + n
         )
         if self._pending:
@@ -304,7 +308,7 @@ class Sweeper:
             believed = score_model.predict(Xp, std=False)
             low = np.quantile(score_model.warp.z, 0.2)
             lies = (Xp, np.minimum(believed, low))
-            models["score_lied"] = M.ScoreModel(
+            models["score_lied"] = surrogates.ScoreModel(
                 X[idx], s[idx], score_model.hyper, lies=lies, warp=self.score_warp
             )
         self._fitted = (key, models)
@@ -313,24 +317,28 @@ class Sweeper:
     def _fit_success(self, units, ok):
         n = len(ok)
         if ok.all():
-            return M.SuccessModel(units, ok)
+            return surrogates.SuccessModel(units, ok)
 
         def fit(m):
-            idx = M.subsample(
+            idx = surrogates.subsample(
                 m,
-                self.hyper_cap,
+                self.max_hyper_points,
                 np.flatnonzero(~ok[:m])[::-1],
                 np.random.default_rng([self.seed, m, 3]),
             )
-            return M.SuccessModel(units[idx], ok[idx]).hyper
+            return surrogates.SuccessModel(units[idx], ok[idx]).hyper
 
-        m = M.milestone(n)
+        m = surrogates.milestone(n)
         if ok[:m].all():
             m = n  # the first failure came after the last milestone: fit on everything now
         hyper = self._milestone_hyper("success", m, fit)
-        keep = np.concatenate([np.flatnonzero(~ok)[::-1], np.arange(n)[::-1][: self.cap // 4]])
-        idx = M.subsample(n, self.cap, keep, np.random.default_rng([self.seed, n, 4]))
-        return M.SuccessModel(units[idx], ok[idx], hyper)
+        keep = np.concatenate(
+            [np.flatnonzero(~ok)[::-1], np.arange(n)[::-1][: self.max_points // 4]]
+        )
+        idx = surrogates.subsample(
+            n, self.max_points, keep, np.random.default_rng([self.seed, n, 4])
+        )
+        return surrogates.SuccessModel(units[idx], ok[idx], hyper)
 
     # ----- suggestions --------------------------------------------------------------------
     def suggest(self, max_cost: float | None = None) -> dict:
@@ -340,7 +348,7 @@ class Sweeper:
         has left); NoFeasiblePoint if no run is predicted to fit under it."""
         caps = [c for c in (self.max_cost, _cap(max_cost)) if c is not None]
         cap = min(caps) if caps else None
-        with M.one_blas_thread():
+        with surrogates.one_blas_thread():
             return self._suggest(cap)
 
     def _suggest(self, cap: float | None) -> dict:
@@ -363,7 +371,7 @@ class Sweeper:
                 X_ok=models["X_ok"],
                 log_cost_ok=models["log_cost_ok"],
                 max_cost=cap,
-                length=self._length_index,
+                length_column=self._length_index,
                 fractions=self._fractions(),
                 shortest=float(models["X_ok"][:, self._length_index].min())
                 if self._length_index is not None
@@ -457,7 +465,7 @@ class Sweeper:
         """Per-run score noise in score units, from the score model (for the front)."""
         if sum(not r["failed"] for r in self._rows) < 3:
             return None
-        with M.one_blas_thread():
+        with surrogates.one_blas_thread():
             model = self._fit()["score"]
         z = model.warp.z
         s = model.to_score(z)
@@ -497,7 +505,7 @@ class Sweeper:
         cols = ["cost", "score_mean", "score_lo", "score_hi"]
         if sum(not r["failed"] for r in self._rows) < 3:
             return pd.DataFrame(columns=cols)
-        with M.one_blas_thread():
+        with surrogates.one_blas_thread():
             return self._predicted_front(n, k)
 
     def _predicted_front(self, n, k):
@@ -536,7 +544,7 @@ class Sweeper:
         if sum(not r["failed"] for r in self._rows) < 3:
             return None
         X = self._unit(self._params(params))[None]
-        with M.one_blas_thread():
+        with surrogates.one_blas_thread():
             models = self._fit()
             mean, lo, hi = models["score"].predict_score(X, k=k)
             mu, _ = models["cost"].predict(X)
@@ -555,7 +563,7 @@ class Sweeper:
         ok = [r for r in self._rows if not r["failed"]]
         noise = None
         if len(ok) >= self.stop_settings["min_finished"]:
-            with M.one_blas_thread():
+            with surrogates.one_blas_thread():
                 noise = self._noise_estimate()
         return should_prune(
             [r["score"] for r in ok],

@@ -159,23 +159,23 @@ def log_expected_improvement(mu, sd, best) -> np.ndarray:
 
 
 def curve_units(
-    space: Space, u: np.ndarray, length: int | None, fractions, shortest: float = -np.inf
+    space: Space, u: np.ndarray, length_column: int | None, fractions, shortest: float = -np.inf
 ):
     """Unit coordinates of the curve points a trial at ``u`` reports: its length parameter
-    (column ``length``) times each fraction, the other columns unchanged; (n, K, d), the
+    (column ``length_column``) times each fraction, the other columns unchanged; (n, K, d), the
     last point the trial itself. Without a length parameter, K = 1. Also a mask (n, K) of
     the points to expect: none shorter than ``shortest`` (the unit coordinate of the
     shortest length ever reported), whose scores the models would only guess."""
     u = np.atleast_2d(u)
-    if length is None:
+    if length_column is None:
         return u[:, None, :], np.ones((len(u), 1), dtype=bool)
-    dim = space.dims[length]
-    full = dim.from_unit(u[:, length]).astype(float)
+    dim = space.dims[length_column]
+    full = dim.from_unit(u[:, length_column]).astype(float)
     out = np.repeat(u[:, None, :], len(fractions), axis=1)
     for k, frac in enumerate(fractions):
         if frac < 1.0:
-            out[:, k, length] = np.clip(dim.to_unit(full * frac), -1.0, 1.0)
-    expected = out[:, :, length] >= shortest - 1e-9
+            out[:, k, length_column] = np.clip(dim.to_unit(full * frac), -1.0, 1.0)
+    expected = out[:, :, length_column] >= shortest - 1e-9
     expected[:, -1] = True
     return out, expected
 
@@ -230,7 +230,7 @@ class Acquisition:
     ``score`` predicts (pending trials' lies included), ``cost`` is the log-cost model,
     ``success`` the P(success) model; the front is the step function (``front_x`` log cost,
     ``front_y`` warped score) that improvements are measured against, ``floor`` below its
-    cheapest point, up to ``ref`` (log cost). ``length``, ``fractions`` and ``shortest``
+    cheapest point, up to ``ref`` (log cost). ``length_column``, ``fractions`` and ``shortest``
     describe the curve (see ``curve_units``).
     """
 
@@ -242,7 +242,7 @@ class Acquisition:
     front_y: np.ndarray
     floor: float
     ref: float
-    length: int | None = None
+    length_column: int | None = None
     fractions: tuple = (1.0,)
     shortest: float = -np.inf
     cost_exponent: float | None = None  # None: COST_EXPONENT
@@ -253,12 +253,12 @@ class Acquisition:
         ``mu_lc``: the candidates' predicted log costs, when known already."""
         hvi, curve_lc, mu = self._hvi(cand, mu_lc)
         value = hvi
-        if POTENTIAL and self.length is not None:
+        if POTENTIAL and self.length_column is not None:
             # a shorter run also tells what the same configuration would do at full
             # length: credit it with that run's value, times the squared correlation
             full = cand.copy()
-            full[:, self.length] = 1.0
-            longer = cand[:, self.length] < 1.0 - 1e-9
+            full[:, self.length_column] = 1.0
+            longer = cand[:, self.length_column] < 1.0 - 1e-9
             if longer.any():
                 pot, _, _ = self._hvi(full[longer], None)
                 if self.optimistic:
@@ -277,7 +277,9 @@ class Acquisition:
 
     def _hvi(self, cand, mu_lc):
         d = len(self.space)
-        curve, expected = curve_units(self.space, cand, self.length, self.fractions, self.shortest)
+        curve, expected = curve_units(
+            self.space, cand, self.length_column, self.fractions, self.shortest
+        )
         n, k = curve.shape[:2]
         flat = curve.reshape(n * k, d)
         mu, sd = self.score.predict(flat)
@@ -309,7 +311,7 @@ def propose(
     score_lied=None,
     n_local: int = 1500,
     n_global: int = 500,
-    length: int | None = None,
+    length_column: int | None = None,
     fractions=(1.0,),
     shortest: float = -np.inf,
     n_screened: int = 256,
@@ -318,7 +320,7 @@ def propose(
 
     ``score`` is the score model, ``score_lied`` the same with pending trials' lies (None: no
     pending), ``cost`` the log-cost model, ``success`` the P(success) model; ``X_ok`` and
-    ``log_cost_ok`` the successful observations (unit coordinates, log cost); ``length``,
+    ``log_cost_ok`` the successful observations (unit coordinates, log cost); ``length_column``,
     ``fractions`` and ``shortest`` describe the curve points a trial reports.
     """
     d = len(space)
@@ -360,7 +362,7 @@ def propose(
         front_y=mu_obs[front],
         floor=float(mu_obs.min()),
         ref=float(hi if max_cost is not None else max(hi, log_cost_ok.max())),
-        length=length,
+        length_column=length_column,
         fractions=tuple(fractions),
         shortest=shortest,
     )

@@ -33,12 +33,12 @@ class Breakout(VecEnv):
     }
 
     def __init__(
-        self, num_envs=1, seed=0, log_interval=128, threads=1, frameskip=4, continuous=False
+        self, num_envs=1, seed=0, log_interval=128, slices=1, frameskip=4, continuous=False
     ):
         low = np.zeros(118, dtype=np.float32)
         high = np.ones(118, dtype=np.float32)
         low[4:6], high[4:6] = -_MAX_V, _MAX_V
         self.single_observation_space = spaces.Box(low, high, dtype=np.float32)
         self.single_action_space = paddle_action_space(continuous)
-        super().__init__(num_envs, seed=seed, log_interval=log_interval, threads=threads)
+        super().__init__(num_envs, seed=seed, log_interval=log_interval, slices=slices)
         self._bind(BreakoutCore, frameskip=frameskip, continuous=continuous)

@@ -18,9 +18,9 @@ class Continuous(VecEnv):
     name = "continuous"
     PARAMS = {"dim": Param(2, int, "action and target dimension", low=1, high=64)}
 
-    def __init__(self, num_envs=1, seed=0, log_interval=128, threads=1, dim=2):
+    def __init__(self, num_envs=1, seed=0, log_interval=128, slices=1, dim=2):
         self.single_observation_space = spaces.Box(-1.0, 1.0, shape=(dim,), dtype=np.float32)
         self.single_action_space = spaces.Box(-1.0, 1.0, shape=(dim,), dtype=np.float32)
         self.frame_shape = (64, 16 * dim, 3)
-        super().__init__(num_envs, seed=seed, log_interval=log_interval, threads=threads)
+        super().__init__(num_envs, seed=seed, log_interval=log_interval, slices=slices)
         self._bind(ContinuousCore)

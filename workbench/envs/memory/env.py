@@ -20,8 +20,8 @@ class Memory(VecEnv):
     frame_shape = (16, 48, 3)
     PARAMS = {"delay": Param(4, int, "steps between the cue and the query", low=1, high=4096)}
 
-    def __init__(self, num_envs=1, seed=0, log_interval=128, threads=1, delay=4):
+    def __init__(self, num_envs=1, seed=0, log_interval=128, slices=1, delay=4):
         self.single_observation_space = spaces.Box(0.0, 1.0, shape=(3,), dtype=np.float32)
         self.single_action_space = spaces.Discrete(2)
-        super().__init__(num_envs, seed=seed, log_interval=log_interval, threads=threads)
+        super().__init__(num_envs, seed=seed, log_interval=log_interval, slices=slices)
         self._bind(MemoryCore, delay=delay)

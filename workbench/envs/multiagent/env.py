@@ -22,11 +22,11 @@ class MultiAgent(VecEnv):
     def agents_per_copy(params: dict) -> int:
         return params.get("agents", 4)
 
-    def __init__(self, num_envs=1, seed=0, log_interval=128, threads=1, agents=4):
+    def __init__(self, num_envs=1, seed=0, log_interval=128, slices=1, agents=4):
         self.single_observation_space = spaces.Box(0.0, 1.0, shape=(agents,), dtype=np.float32)
         self.single_action_space = spaces.Discrete(agents)
         self.frame_shape = (16, 16 * agents, 3)
-        super().__init__(num_envs * agents, seed=seed, log_interval=log_interval, threads=threads)
+        super().__init__(num_envs * agents, seed=seed, log_interval=log_interval, slices=slices)
         self._bind(MultiAgentCore, agents=agents)
 
     @property

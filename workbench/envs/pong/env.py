@@ -30,9 +30,9 @@ class Pong(VecEnv):
     }
 
     def __init__(
-        self, num_envs=1, seed=0, log_interval=128, threads=1, frameskip=8, continuous=False
+        self, num_envs=1, seed=0, log_interval=128, slices=1, frameskip=8, continuous=False
     ):
         self.single_observation_space = spaces.Box(0.0, 1.0, shape=(8,), dtype=np.float32)
         self.single_action_space = paddle_action_space(continuous)
-        super().__init__(num_envs, seed=seed, log_interval=log_interval, threads=threads)
+        super().__init__(num_envs, seed=seed, log_interval=log_interval, slices=slices)
         self._bind(PongCore, frameskip=frameskip, continuous=continuous)

@@ -47,7 +47,7 @@ class Puzzle(VecEnv):
     }
 
     def __init__(
-        self, num_envs=1, seed=0, log_interval=128, threads=1, difficulty=3, levels=0, max_steps=0
+        self, num_envs=1, seed=0, log_interval=128, slices=1, difficulty=3, levels=0, max_steps=0
     ):
         side = difficulty + 6
         self.single_observation_space = spaces.Box(
@@ -55,7 +55,7 @@ class Puzzle(VecEnv):
         )
         self.frame_shape = (side * 16, side * 16, 3)
         self.single_action_space = spaces.Discrete(4)
-        super().__init__(num_envs, seed=seed, log_interval=log_interval, threads=threads)
+        super().__init__(num_envs, seed=seed, log_interval=log_interval, slices=slices)
         self._bind(PuzzleCore, difficulty=difficulty, levels=levels, max_steps=max_steps)
 
     def make_encoder(self, hidden: int) -> nn.Module:

@@ -54,7 +54,7 @@ class Snake(VecEnv):
         num_envs=1,
         seed=0,
         log_interval=128,
-        threads=1,
+        slices=1,
         num_snakes=256,
         num_food=4096,
         vision=5,
@@ -69,9 +69,7 @@ class Snake(VecEnv):
         self.single_action_space = spaces.Discrete(4)
         self.frame_shape = (height, width, 3)
         self.num_grids = num_envs
-        super().__init__(
-            num_envs * num_snakes, seed=seed, log_interval=log_interval, threads=threads
-        )
+        super().__init__(num_envs * num_snakes, seed=seed, log_interval=log_interval, slices=slices)
         self._bind(
             SnakeCore,
             num_snakes=num_snakes,

@@ -20,8 +20,8 @@ class TimeLimit(VecEnv):
     frame_shape = (8, 64, 3)
     PARAMS = {"limit": Param(8, int, "steps before truncation", low=1, high=1 << 20)}
 
-    def __init__(self, num_envs=1, seed=0, log_interval=128, threads=1, limit=8):
+    def __init__(self, num_envs=1, seed=0, log_interval=128, slices=1, limit=8):
         self.single_observation_space = spaces.Box(1.0, 1.0, shape=(1,), dtype=np.float32)
         self.single_action_space = spaces.Discrete(2)
-        super().__init__(num_envs, seed=seed, log_interval=log_interval, threads=threads)
+        super().__init__(num_envs, seed=seed, log_interval=log_interval, slices=slices)
         self._bind(TimeLimitCore, limit=limit)

@@ -44,6 +44,7 @@ class Outcome:
     summary: dict = field(default_factory=dict)
     error: str | None = None
     reason: str | None = None
+    cause: str | None = None  # whose doing its end was (``workbench.store.CAUSES``)
 
 
 def make_executor(name: str, store, workers: int = 1, **options):

@@ -30,7 +30,9 @@ class InlineExecutor:
                 **trial.kwargs,
             )
         except (ValueError, TypeError) as e:  # the config was refused: nothing was recorded
-            on_done(trial, Outcome(None, "failed", error=f"{type(e).__name__}: {e}"))
+            on_done(
+                trial, Outcome(None, "failed", error=f"{type(e).__name__}: {e}", cause="config")
+            )
             return
         trial.run_id = handle.run_id
         self._running[trial.index] = handle
@@ -42,7 +44,10 @@ class InlineExecutor:
             run = handle.wait()
         finally:
             self._running.pop(trial.index, None)
-        on_done(trial, Outcome(run.id, run.status, dict(run.summary), run.error, run.reason))
+        on_done(
+            trial,
+            Outcome(run.id, run.status, dict(run.summary), run.error, run.reason, run.cause),
+        )
 
     def stop(self, trial: Trial, status: str, reason: str | None) -> None:
         handle = self._running.get(trial.index)

@@ -49,11 +49,11 @@ class TrialRunner:
 
     def run(self, trial: Trial, send) -> None:
         """Train ``trial``; ``send(message)`` delivers each message to the driver."""
-        from workbench.envs.registry import _REGISTRY, register
+        from workbench.envs.registry import is_registered, register
         from workbench.ppo.run import launch
         from workbench.store import RunStore
 
-        if trial.env_target and trial.env not in _REGISTRY:  # registered in the driver only
+        if trial.env_target and not is_registered(trial.env):  # registered in the driver only
             register(trial.env, trial.env_target)
 
         with tempfile.TemporaryDirectory(prefix="workbench-trial-") as tmp:
@@ -71,7 +71,8 @@ class TrialRunner:
                 )
             except (ValueError, TypeError) as e:  # refused config: nothing was recorded
                 error = f"{type(e).__name__}: {e}"
-                send(("done", trial.index, None, _outcome(None, "failed", error=error), None))
+                out = _outcome(None, "failed", error=error, cause="config")
+                send(("done", trial.index, None, out, None))
                 return
             record = store.run(handle.run_id)
             send(("start", trial.index, handle.run_id, _start_record(record)))
@@ -88,7 +89,7 @@ class TrialRunner:
                 with self._lock:
                     self._handles.pop(trial.index, None)
             ckpt = Path(run.checkpoint).read_bytes() if run.checkpoint else None
-            outcome = _outcome(run.id, run.status, run.summary, run.error, run.reason)
+            outcome = _outcome(run.id, run.status, run.summary, run.error, run.reason, run.cause)
             send(("done", trial.index, run.id, outcome, ckpt))
             store.close()
 
@@ -110,13 +111,14 @@ def _ask(handle, status: str, reason: str | None) -> None:
         handle.stop(reason)
 
 
-def _outcome(run_id, status, summary=None, error=None, reason=None) -> dict:
+def _outcome(run_id, status, summary=None, error=None, reason=None, cause=None) -> dict:
     return {
         "run_id": run_id,
         "status": status,
         "summary": dict(summary or {}),
         "error": error,
         "reason": reason,
+        "cause": cause,
     }
 
 
@@ -181,29 +183,26 @@ class Mirror:
                     path.write_bytes(ckpt)
                     self.store.set_checkpoint(run_id, str(path))
                 self.store.finish(
-                    run_id, out["status"], out["summary"], out["error"], out["reason"]
+                    run_id, out["status"], out["summary"], out["error"], out["reason"], out["cause"]
                 )
             self._end(index)
-            on_done(
-                trial, Outcome(run_id, out["status"], out["summary"], out["error"], out["reason"])
-            )
+            on_done(trial, Outcome(**{**out, "run_id": run_id}))
             return None
         raise ValueError(f"unknown worker message {kind!r}")
 
     def lost(self, index: int, why: str) -> None:
-        """The worker running trial ``index`` died: record the trial as failed, not the
-        config's fault, with the figures its streamed curve holds."""
+        """The worker running trial ``index`` died: record the trial as failed with cause
+        ``lost`` (not the config's fault) and the figures its streamed curve holds."""
         trial = self.trials.get(index)
         if trial is None:
             return
         _, on_done = self.callbacks[index]
-        error = f"killed: {why}"
         summary = {}
         if trial.run_id is not None:
-            summary = summary_from_curve(self.store, trial.run_id)
-            self.store.finish(trial.run_id, "failed", summary, error)
+            summary = self.store.summary_from_curve(trial.run_id)
+            self.store.finish(trial.run_id, "failed", summary, why, cause="lost")
         self._end(index)
-        on_done(trial, Outcome(trial.run_id, "failed", summary, error))
+        on_done(trial, Outcome(trial.run_id, "failed", summary, why, cause="lost"))
 
     def _end(self, index: int) -> None:
         self.trials.pop(index, None)
@@ -212,14 +211,3 @@ class Mirror:
     @property
     def running(self) -> list[int]:
         return list(self.trials)
-
-
-def summary_from_curve(store, run_id: str) -> dict:
-    """A summary rebuilt from a run's metric rows (for a run that never reported one)."""
-    from workbench import metrics as M
-
-    summary: dict = {}
-    curve = store.curve(run_id)
-    for row in curve.to_dict("records"):
-        M.summarize_row(summary, {k: v for k, v in row.items() if v == v})
-    return summary
