@@ -226,29 +226,43 @@ def start_sweeper(db, root):
     raise AssertionError(f"the sweep did not start 3 trials: {proc.stderr.read()}")
 
 
-def test_kill_9_then_resume_gives_the_next_suggestion_of_the_engine_that_died(tmp_path):
+def test_kill_9_then_resume_reruns_the_killed_trial_and_loses_nothing(tmp_path):
     import tests.sweep.test_driver as here
 
     db = tmp_path / "wb.db"
     root = os.path.dirname(os.path.dirname(os.path.dirname(here.__file__)))
     proc, sweep_id = start_sweeper(db, root)
+    time.sleep(6)  # long enough for the time spent to be written (every 5 s)
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=30)
     store = RunStore(db)  # reading shows the killed sweep as failed, writing nothing
     assert store.sweep(sweep_id)["status"] == "failed"
-    started = len(store.runs(sweep=sweep_id))
-    # An engine rebuilt by hand from what the store recorded, with the same seed...
+    spent = store.sweep(sweep_id)["spent_s"]
+    assert spent > 0
+    runs = store.runs(sweep=sweep_id)
+    started = len(runs)
+    killed = runs[runs["cause"] == "killed"].iloc[0]  # the trial in flight when it died
+    # An engine rebuilt by hand from what the store recorded, with the same seed and the
+    # killed trial in flight again...
     d = load_recorded(store.sweep(sweep_id)["definition"])
     expected = build_sweeper(d, n_suggested=started).replay(store.observations(sweep_id))
+    expected.pending({k: killed[k] for k in d.space})
     want = d.coerce(expected.suggest())
-    # ... and the resumed sweep make the same next suggestion.
+    # ... and the resumed sweep re-runs the killed trial, uncharged, then makes the same
+    # next suggestion; its time budget goes on from what was spent.
     resumed = sweep(None, resume=sweep_id, store=db, trials=started + 1, background=False)
-    assert resumed.status == "finished"
+    assert resumed.status == "finished" and resumed.resumed
     runs = RunStore(db).runs(sweep=sweep_id)
-    assert len(runs) == started + 1
-    last = runs.iloc[-1]
+    assert len(runs) == started + 2
+    assert RunStore(db).run(killed["id"])["cause"] == "killed"
+    rerun, last = runs.iloc[-2], runs.iloc[-1]
+    assert "origin:rerun" in rerun["tags"]
+    assert rerun["learning_rate"] == pytest.approx(killed["learning_rate"])
     assert last["learning_rate"] == pytest.approx(want["learning_rate"])
     assert last["total_steps"] == want["total_steps"]
+    assert RunStore(db).sweep(sweep_id)["spent_s"] > spent
+    # the resumed handle shows the whole sweep, not only this session's trials
+    assert len(resumed.trials) == started + 2 and all("index" in t for t in resumed.trials)
 
 
 CLI_SWEEP = """

@@ -59,14 +59,17 @@ def test_a_process_pool_runs_trials_at_once_and_survives_a_killed_worker(tmp_pat
     assert pid != os.getpid()  # the trial trains in a worker process
     os.kill(pid, signal.SIGKILL)
     handle.wait(300)
-    assert handle.status == "finished" and len(seen) == 5
+    # 5 trials charged, and the killed one again (its worker's death is not its doing)
+    assert handle.status == "finished" and len(seen) == 6
     killed = [r for r in seen if r["run_id"] == run_id]
     assert killed and killed[0]["status"] == "failed"
+    again = [r for r in seen if r["params"] == killed[0]["params"] and r["run_id"] != run_id]
+    assert again and "origin:rerun" in RunStore(db).run(again[0]["run_id"])["tags"]
     assert killed[0]["error"].startswith("worker process") and "-9" in killed[0]["error"]
     assert RunStore(db).run(run_id)["cause"] == "lost"  # not the config's doing
     store = RunStore(db)
     runs = store.runs(sweep=handle.id)
-    assert len(runs) == 5 and "running" not in set(runs["status"])
+    assert len(runs) == 6 and "running" not in set(runs["status"])
     # The killed trial keeps the rows it streamed and a summary rebuilt from them.
     assert len(store.curve(run_id)) >= 3 and store.run(run_id)["summary"]["agent_steps"] > 0
     for r in seen:
@@ -128,10 +131,13 @@ def test_a_killed_driver_takes_its_workers_and_the_sweep_resumes(tmp_path):
         raise AssertionError("a worker outlived its driver")
     store = RunStore(db)
     sweep_id = store.sweeps()["id"].iloc[0]
-    started = len(store.runs(sweep=sweep_id))
+    runs = store.runs(sweep=sweep_id)
+    started, killed = len(runs), int((runs["cause"] == "killed").sum())
+    assert killed >= 1  # the trials in flight died with their driver
     resumed = workbench.sweep(None, resume=sweep_id, store=db, trials=started + 2, background=False)
     assert resumed.status == "finished"
-    assert len(RunStore(db).runs(sweep=sweep_id)) == started + 2
+    # the killed trials ran again, uncharged: 2 more charged trials, and the re-runs
+    assert len(RunStore(db).runs(sweep=sweep_id)) == started + 2 + killed
 
 
 # -- a real Ray cluster of two nodes on this machine --

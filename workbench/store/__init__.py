@@ -12,12 +12,14 @@ the run reads the request when it writes its next metric row and ends as ``stopp
 ``pruned`` with the reason given. How a run ended carries a typed ``cause`` (:data:`CAUSES`).
 
 By concern: ``schema`` (migrations), ``database`` (the file and its connections), ``runs``
-and ``sweeps`` (records), ``frames`` (DataFrames), ``reaping`` (dead writers), ``paths``.
+and ``sweeps`` (records), ``events`` (requests that steer a sweep, and their history),
+``frames`` (DataFrames), ``reaping`` (dead writers), ``paths``.
 """
 
 from __future__ import annotations
 
 from workbench.store.database import new_id
+from workbench.store.events import EVENT_KINDS, SweepEvents
 from workbench.store.frames import Frames
 from workbench.store.paths import DEFAULT_DB, default_path, git_commit
 from workbench.store.reaping import Reaping
@@ -33,7 +35,7 @@ from workbench.store.schema import SCHEMA_VERSION
 from workbench.store.sweeps import SWEEP_STATUSES, SweepRecords
 
 
-class RunStore(RunRecords, SweepRecords, Frames, Reaping):
+class RunStore(RunRecords, SweepRecords, SweepEvents, Frames, Reaping):
     """Runs, metric rows and sweeps in SQLite. Safe to share across threads (a connection
     each). ``create=False`` refuses to create a missing file (read-only commands)."""
 
@@ -41,6 +43,7 @@ class RunStore(RunRecords, SweepRecords, Frames, Reaping):
 __all__ = [
     "CAUSES",
     "DEFAULT_DB",
+    "EVENT_KINDS",
     "FINAL_STATUSES",
     "SCHEMA_VERSION",
     "STATUSES",

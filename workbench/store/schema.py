@@ -80,6 +80,17 @@ MIGRATIONS: list[str] = [
     ALTER TABLE sweeps ADD COLUMN ended_because TEXT;
     UPDATE runs SET cause = 'killed' WHERE status = 'failed' AND error LIKE 'killed:%';
     UPDATE runs SET cause = 'config' WHERE status = 'failed' AND cause IS NULL;
+    ALTER TABLE sweeps ADD COLUMN spent_s REAL NOT NULL DEFAULT 0;
+    CREATE TABLE sweep_events (
+        sweep_id TEXT NOT NULL REFERENCES sweeps(id),
+        seq INTEGER NOT NULL,
+        kind TEXT NOT NULL,
+        payload TEXT NOT NULL,
+        requested_at REAL NOT NULL,
+        applied_at REAL,
+        error TEXT,
+        PRIMARY KEY (sweep_id, seq)
+    );
     """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)

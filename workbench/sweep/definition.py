@@ -64,6 +64,8 @@ TOP_KEYS = {
     "early_stopping",
     "curve_points",
     "length",
+    "repeats",
+    "warm_start",
 }
 BUDGET_KEYS = {"trials", "hours", "max_cost", "max_memory_gb", "workers"}
 EXECUTORS = ("inline", "processes", "ray")
@@ -112,6 +114,10 @@ class SweepDefinition:
     source: str | None = None
     length: str | None = "total_steps"
     """the trainer field that sets a trial's training length (curve points need it)"""
+    repeats: int = 1
+    """run each new config on the observed front on this many seeds in all"""
+    warm_start: list = field(default_factory=list)
+    """ids of earlier sweeps of the same env whose observations the models start from"""
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -244,10 +250,10 @@ def _build(data: dict, where: str | None, overrides: dict) -> SweepDefinition:
             continue
         if key in BUDGET_KEYS:
             budget[key] = value
-        elif key in ("seed", "executor"):
+        elif key in ("seed", "executor", "warm_start"):
             data[key] = value
         else:
-            raise _unknown("override", key, BUDGET_KEYS | {"seed", "executor"})
+            raise _unknown("override", key, BUDGET_KEYS | {"seed", "executor", "warm_start"})
     env = data.get("env")
     if not isinstance(env, str) or not env:
         raise DefinitionError("a sweep definition needs env = '<registered env name>'")
@@ -282,6 +288,8 @@ def _build(data: dict, where: str | None, overrides: dict) -> SweepDefinition:
         curve_points=data.get("curve_points", 8),
         source=where,
         length=data.get("length", "total_steps"),
+        repeats=data.get("repeats", 1),
+        warm_start=list(data.get("warm_start", [])),
     )
 
 
@@ -306,6 +314,10 @@ def _check(d: SweepDefinition) -> None:
     _positive("budget.workers", d.workers, int, allow_none=False)
     if d.executor not in EXECUTORS:
         raise _unknown("executor", d.executor, EXECUTORS)
+    if isinstance(d.repeats, bool) or not isinstance(d.repeats, int) or not 1 <= d.repeats <= 20:
+        raise DefinitionError(f"repeats must be an int in [1, 20], got {d.repeats!r}")
+    if not all(isinstance(s, str) for s in d.warm_start):
+        raise DefinitionError(f"warm_start is a list of sweep ids, got {d.warm_start!r}")
     if not isinstance(d.curve_points, int) or not 1 <= d.curve_points <= 50:
         raise DefinitionError(f"curve_points must be an int in [1, 50], got {d.curve_points!r}")
     if not d.space:

@@ -1,208 +1,51 @@
 """``workbench.sweep()``: run a definition's trials, feed their curves to the engine, record
-everything, and stop what must stop.
+everything, stop what must stop, and apply what the person steering it asks.
 
 The driver owns the engine (:class:`~workbench.sweep.engine.Sweeper`) and an executor.
-For each trial it asks the engine for parameters, marks them pending, and has the
-executor train them as a run carrying the sweep's id. Each metric row that comes back
-may become a *curve point* (observed as a shorter run: see the engine's docstring), may
-prune the trial (far below the score-vs-cost quantile line) or stop it at the hard cost
-cap. The trial's end becomes one more observation: its final score, or a failure that
-teaches the success model. With an ``hours`` budget and wall-clock cost, each trial is
-suggested under the time the sweep has left (a hard cap for that one suggestion), so the
-last trials fit instead of being cut at the deadline; when no run is predicted to fit,
-no more start and the sweep ends as the trials in flight do. Every observation is
-written to the store in order, so a sweep killed at any point resumes
-(``resume=sweep_id``) with an engine identical to the one that died, losing at most the
-trial in flight.
+For each trial it takes the next queued trial (hand-picked, a reseed, a re-run) or asks
+the engine for parameters, marks them pending, and has the executor train them as a run
+carrying the sweep's id. Each metric row that comes back may become a *curve point*
+(observed as a shorter run: see the engine's docstring), may prune the trial (far below
+the score-vs-cost quantile line) or stop it at the hard cost cap. The trial's end becomes
+one more observation: its final score, or a failure that teaches the success model (only
+the config's own failures: a trial whose worker or driver died runs again, uncharged).
+
+With an ``hours`` budget and wall-clock cost, each trial is suggested under the time the
+sweep has left (a hard cap for that one suggestion), so the last trials fit; a trial is
+cut at the deadline only when it runs longer than the cost model's upper estimate. The
+time spent is kept in the store, so a resumed sweep goes on with what is left.
+
+Steering requests (``SweepHandle.edit``, ``enqueue``, ...) reach the driver through the
+store, from this process or another, and are applied in order before the next
+suggestion. Every observation and every applied request is written to the store in order,
+so a sweep killed at any point resumes (``resume=sweep_id``) with an engine identical to
+the one that died, losing at most the time of the trial in flight, which runs again.
 """
 
 from __future__ import annotations
 
-import contextlib
 import math
 import statistics
 import threading
 import time
 import traceback
 
-import pandas as pd
-
 from workbench import metrics as M
 from workbench.envs.registry import target_of
 from workbench.exits import EXIT_REASON, StopAtExit
 from workbench.store import RunStore, configs_fault
-from workbench.sweep.definition import SweepDefinition, build_sweeper, load, load_recorded
+from workbench.sweep.definition import DefinitionError, build_sweeper, load, load_recorded
 from workbench.sweep.executors import Outcome, Trial, make_executor
 from workbench.sweep.executors.worker import cap_reason
+from workbench.sweep.handle import SweepHandle, best_trial, trial_table
+from workbench.sweep.queue import Queued, best_of_front, complete, fresh_seeds
+from workbench.sweep.steering import config_key, edited
 from workbench.sweep.suggest import NoFeasiblePoint
 
+__all__ = ["SweepHandle", "best_trial", "recorded", "restart", "sweep", "trial_table"]
+
 CURVE_START = 0.2  # curve points start after this fraction of a trial's length
-
-
-class SweepHandle:
-    """A sweep in progress or ended: ``stop()``, ``wait()``, ``results()``, ``best()``,
-    ``front()``, ``status``, and once ended ``ended_because`` (its trial or time budget
-    spent, no run fitting in the time left, stopped, or the error). ``sweeper`` is the
-    live engine."""
-
-    def __init__(self, sweep_id: str, definition: SweepDefinition, store: RunStore, sweeper):
-        self.id = sweep_id
-        self.definition = definition
-        self.store = store
-        self.sweeper = sweeper
-        self.status = "running"
-        self.error: BaseException | None = None
-        self.thread: threading.Thread | None = None
-        self.trials: list[dict] = []  # one record per ended trial, in order
-        self.next_prediction: dict | None = None  # the models' view of the newest trial
-        self.running: dict[int, dict] = {}  # trial index -> its latest point
-        self.ended_because: str | None = None  # why no more trials started, once ended
-        self._stop = threading.Event()
-        self._ended = threading.Event()
-        self._lock = threading.Lock()
-
-    # -- control --
-    def stop(self) -> None:
-        """End the sweep: the trial in flight is stopped (recorded as such), none starts."""
-        self._stop.set()
-
-    @property
-    def stop_requested(self) -> bool:
-        """Whether ``stop()`` was called."""
-        return self._stop.is_set()
-
-    @contextlib.contextmanager
-    def engine(self):
-        """``with handle.engine() as sweeper:`` the live engine, held for this block alone
-        (the driver's thread asks it for suggestions and feeds it meanwhile)."""
-        with self._lock:
-            yield self.sweeper
-
-    def ended(self, status: str, because: str | None) -> None:
-        """The sweep is recorded as ended (by its driver): ``status`` and ``wait()`` see it."""
-        self.status = status
-        if self.ended_because is None:
-            self.ended_because = because
-        self._ended.set()
-
-    def wait(self, timeout: float | None = None) -> SweepHandle:
-        # An Event, not Thread.join: a join interrupted by Ctrl-C can return early afterwards.
-        if self.thread is not None:
-            self._ended.wait(timeout)
-        return self
-
-    @property
-    def done(self) -> bool:
-        return self.status != "running"
-
-    # -- results --
-    def results(self) -> pd.DataFrame:
-        """One row per trial: run id, status, score, cost, the swept parameters, why it ended."""
-        return trial_table(self.store, self.id, self.definition)
-
-    def best(self, max_cost: float | None = None) -> dict | None:
-        """The finished trial with the best score whose cost is at most ``max_cost``."""
-        return best_trial(self.results(), max_cost)
-
-    def export(self, path=None, run_id: str | None = None, max_cost: float | None = None):
-        """Write a trial's config (default: ``best(max_cost)``) as a TOML override of its
-        env's defaults; ``python -m workbench train ENV --config PATH`` reruns it exactly.
-        Returns the path."""
-        from pathlib import Path
-
-        from workbench.ppo.config import config_toml, make_config
-
-        if run_id is None:
-            best = self.best(max_cost)
-            if best is None:
-                raise ValueError(
-                    f"sweep {self.id} has no finished trial"
-                    + (f" costing at most {max_cost}" if max_cost is not None else "")
-                )
-            run_id = best["run_id"]
-        record = self.store.run(run_id)
-        if record["sweep_id"] != self.id:
-            raise ValueError(f"run {run_id} is not a trial of sweep {self.id}")
-        cfg = make_config(record["config"])
-        summary = record["summary"]
-        d = self.definition
-        header = (
-            f"sweep {d.name} ({self.id}), trial run {run_id}\n"
-            f"{d.metric} {M.objective(summary, d.metric)}, {d.cost} {summary.get(d.cost)}\n"
-            f"rerun: python -m workbench train {cfg.env} --config <this file>"
-        )
-        path = (
-            Path(path) if path else self.store.path.parent / "exports" / f"{d.name}-{run_id}.toml"
-        )
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(config_toml(cfg.replace(name=""), header))
-        return path
-
-    def front(self) -> pd.DataFrame:
-        """The observed score-vs-cost front (curve points included), from the engine."""
-        with self.engine() as sweeper:
-            return sweeper.front()
-
-    def predicted_front(self, n: int = 50) -> pd.DataFrame:
-        with self.engine() as sweeper:
-            return sweeper.predicted_front(n)
-
-    def __repr__(self) -> str:
-        name, n = self.definition.name, len(self.trials)
-        return f"SweepHandle({self.id!r}, {name}, {self.status}, trials={n})"
-
-    def _repr_html_(self) -> str:
-        import html
-
-        best = self.best()
-        parts = [
-            f"<b>sweep {html.escape(self.definition.name)}</b> <code>{html.escape(self.id)}</code>",
-            self.status,
-            f"{len(self.trials)} trials ended",
-        ]
-        if best:
-            parts.append(
-                f"best {self.definition.metric} {best['score']:.3g} (run {best['run_id']})"
-            )
-        return "<div>" + " &middot; ".join(parts) + "</div>"
-
-
-def trial_table(store: RunStore, sweep_id: str, d: SweepDefinition) -> pd.DataFrame:
-    runs = store.runs(sweep=sweep_id)
-    cols = ["run_id", "name", "status", "score", "cost", *d.space, "reason", "error"]
-    if runs.empty:
-        return pd.DataFrame(columns=cols)
-    out = pd.DataFrame(
-        {
-            "run_id": runs["id"],
-            "name": runs["name"],
-            "status": runs["status"],
-            "score": [_objective(r, d.metric) for r in runs.to_dict("records")],
-            "cost": runs.get(d.cost, math.nan),
-        }
-    )
-    for key in d.space:
-        column = key if key in runs else f"config.{key}"
-        out[key] = runs.get(column, math.nan)
-    out["reason"] = runs["reason"]
-    out["error"] = [
-        e.strip().splitlines()[-1] if isinstance(e, str) else None for e in runs["error"]
-    ]
-    return out[cols]
-
-
-def _objective(record: dict, metric: str):
-    value = record.get(metric)  # runs() holds each outcome's final value under its name
-    return float(value) if value is not None and not pd.isna(value) else math.nan
-
-
-def best_trial(results: pd.DataFrame, max_cost: float | None = None) -> dict | None:
-    done = results[(results["status"] == "finished") & results["score"].notna()]
-    if max_cost is not None:
-        done = done[done["cost"] <= max_cost]
-    if done.empty:
-        return None
-    return done.loc[done["score"].idxmax()].to_dict()
+TICK_S = 5.0  # how often the time spent is written to the store
 
 
 def sweep(
@@ -216,17 +59,19 @@ def sweep(
     executor: str | None = None,
     workers: int | None = None,
     background: bool = True,
+    warm_start=None,
 ) -> SweepHandle:
     """Run a sweep and return its :class:`SweepHandle`.
 
     ``definition``: a path to a TOML (``sweeps/pong.toml``), a dict, or a
     SweepDefinition. ``trials`` / ``hours`` override its budget. ``on_trial(record)`` is
     called after each trial. ``resume``: the id of a sweep in ``store`` to continue
-    (``definition`` may then be None). ``background=False`` runs every trial in the calling
-    thread and returns when the sweep ends (with the inline executor a breakpoint inside a
-    trial works either way). ``executor`` (``inline``, ``processes`` or ``ray``) and
-    ``workers`` (trials at once) override the definition's. A bad definition raises here,
-    before anything runs.
+    (``definition`` may then be None). ``warm_start``: ids of earlier sweeps of the same env
+    whose observations the models start from (see :func:`warm_rows`). ``background=False``
+    runs every trial in the calling thread and returns when the sweep ends (with the
+    inline executor a breakpoint inside a trial works either way). ``executor`` (``inline``,
+    ``processes`` or ``ray``) and ``workers`` (trials at once) override the definition's.
+    A bad definition raises here, before anything runs.
     """
     store = store if isinstance(store, RunStore) else RunStore(store)
     store.reap_dead()  # a writer: trials and sweeps whose process died are marked so first
@@ -235,14 +80,23 @@ def sweep(
             resume, store, trials=trials, hours=hours, executor=executor, workers=workers
         )
         store.claim_sweep(resume)
-        handle.status, handle.ended_because = "running", None
+        handle.restarted(resumed=True)
     else:
         d = load(
             definition, trials=trials, hours=hours, seed=seed, executor=executor, workers=workers
         )
+        if warm_start:
+            ids = [warm_start] if isinstance(warm_start, str) else list(warm_start)
+            d = load(d, warm_start=ids)
         sweeper = build_sweeper(d)
+        _warm(sweeper, d, store)
         sweep_id = store.create_sweep(d.name, d.to_record())
         handle = SweepHandle(sweep_id, d, store, sweeper)
+    _start(handle, on_trial, background)
+    return handle
+
+
+def _start(handle: SweepHandle, on_trial, background: bool) -> None:
     driver = _Driver(handle, on_trial)
     if background:
         handle.thread = threading.Thread(target=driver.run, name=f"sweep-{handle.id}", daemon=True)
@@ -250,29 +104,150 @@ def sweep(
         handle.thread.start()
     else:
         driver.run()
+
+
+def restart(handle: SweepHandle, on_trial=None) -> SweepHandle:
+    """Run an ended sweep again in the background from where it stood (``extend``)."""
+    fresh = recorded(handle.id, handle.store)
+    handle.store.claim_sweep(handle.id)
+    handle.adopt(fresh)
+    handle.restarted(resumed=True)
+    _start(handle, on_trial, background=True)
     return handle
 
 
 def recorded(sweep_id: str, store=None, replay: bool = True, **overrides) -> SweepHandle:
     """A :class:`SweepHandle` for a sweep recorded in ``store`` (by any process or release),
-    not running: its definition rebuilt and upgraded (``definition.load_recorded``, with
-    budget ``overrides``), its engine rebuilt from the recorded observations and the number
-    of suggestions made (``replay=False``: empty, for a view that feeds it as it reads), so
-    its next suggestion is the one the recorded sweep would have made. The one way a
-    recorded sweep is opened: resume, views and the CLI use it."""
+    not running: its definition rebuilt, upgraded and steered as it was
+    (``definition.load_recorded``, then every applied edit; budget ``overrides`` last), its
+    engine rebuilt from the recorded observations and the number of suggestions made
+    (``replay=False``: empty, for a view that feeds it as it reads), its queue of asked-for
+    trials not yet run and its trials whose worker or driver died (to run again), so its
+    next suggestion is the one the recorded sweep would have made. The one way a recorded
+    sweep is opened: resume, views and the CLI use it."""
     store = store if isinstance(store, RunStore) else RunStore(store, create=False)
     record = store.sweep(sweep_id)
-    d = load_recorded(record["definition"], **overrides)
+    d = load_recorded(record["definition"])
+    events = store.events(sweep_id)
+    applied = events[events["applied_at"].notna()] if not events.empty else events
+    paused = False
+    queue: list[Queued] = []
+    for ev in applied.to_dict("records"):
+        kind, payload = ev["kind"], ev["payload"]
+        if kind == "edit":
+            d = edited(d, **payload)
+        elif kind == "extend":
+            d = edited(d, **payload["applied"])
+        elif kind in ("pause", "resume"):
+            paused = kind == "pause"
+        elif kind in ("enqueue", "reseed"):
+            queue += [Queued(**t) for t in payload["trials"]]
+    if any(v is not None for v in overrides.values()):
+        d = load(d, **overrides)
     runs = store.runs(sweep=sweep_id)
-    sweeper = build_sweeper(d, n_suggested=len(runs))
-    history = store.observations(sweep_id)
-    if replay and not history.empty:
-        sweeper.replay(history)
+    tags = [set(t) for t in runs["tags"]] if not runs.empty else []
+    taken = {t.split(":", 1)[1] for ts in tags for t in ts if t.startswith("queue:")}
+    queue = [q for q in queue if q.key not in taken]
+    origins = [next((t[7:] for t in ts if t.startswith("origin:")), "suggested") for ts in tags]
+    sweeper = build_sweeper(d, n_suggested=origins.count("suggested"))
+    if replay:
+        _warm(sweeper, d, store)
+        history = store.observations(sweep_id)
+        if not history.empty:
+            sweeper.replay(history)
     handle = SweepHandle(sweep_id, d, store, sweeper)
     handle.status = record["status"]
     handle.ended_because = record.get("ended_because")
-    handle.trials = [{"run_id": r} for r in runs["id"]] if not runs.empty else []
+    handle.spent_s = float(record.get("spent_s") or 0.0)
+    handle.paused = paused
+    table = trial_table(store, sweep_id, d)
+    handle.trials = [_record_of(i, row, d) for i, row in enumerate(table.to_dict("records"))]
+    rerun = {t[len("queue:rerun-") :] for ts in tags for t in ts if t.startswith("queue:rerun-")}
+    reruns, charged = [], 0
+    for i, (rec, ts) in enumerate(zip(runs.to_dict("records"), tags, strict=True)):
+        infra = _infrastructure_end(rec)
+        charged += not infra
+        a_rerun = any(t.startswith("queue:rerun-") for t in ts)  # a re-run dies once
+        if infra and rec["id"] not in rerun and not a_rerun:
+            params = {k: handle.trials[i]["params"][k] for k in d.space}
+            seed = rec.get("config.seed", rec.get("seed"))
+            reruns.append(Queued(params, _int(seed), "rerun", f"rerun-{rec['id']}"))
+    handle.queue = reruns + queue
+    handle.charged = charged
+    handle.next_index = len(runs)
     return handle
+
+
+def _infrastructure_end(run: dict) -> bool:
+    """Whether a run ended by no doing of its config: its worker, node or driver died."""
+    cause = run.get("cause")
+    return cause is not None and not configs_fault(cause) and run["status"] in ("failed", "stopped")
+
+
+def _int(value):
+    return None if value is None or value != value else int(value)
+
+
+def _record_of(index: int, row: dict, d) -> dict:
+    return {
+        "index": index,
+        "run_id": row["run_id"],
+        "status": row["status"],
+        "score": row["score"],
+        "cost": row["cost"],
+        "params": {k: row[k] for k in d.space},
+        "reason": row["reason"],
+        "error": row["error"],
+    }
+
+
+def warm_rows(d, store: RunStore) -> tuple[list[dict], dict]:
+    """Observations of the sweeps ``d.warm_start`` names, as rows for this sweep's engine,
+    and how many were kept and dropped. Parameters are matched by name. A parameter this
+    sweep swears that another kept fixed takes that sweep's fixed value; a parameter this
+    sweep keeps fixed that another swept must have this sweep's value, else the row is
+    dropped (its effect could not be told apart from the rest)."""
+    if not d.warm_start:
+        return [], {}
+    fixed_here = d.fixed()
+    rows, counts = [], {}
+    for other_id in d.warm_start:
+        other = load_recorded(store.sweep(other_id)["definition"])
+        if other.env != d.env:
+            raise DefinitionError(
+                f"warm_start: sweep {other_id} trained {other.env!r}, this one {d.env!r}; "
+                "a warm start needs the same env"
+            )
+        fixed_there = other.fixed()
+        kept = dropped = 0
+        for obs in store.observations(other_id).to_dict("records"):
+            params = {**{k: fixed_there.get(k) for k in d.space}, **obs["params"]}
+            clash = [
+                k
+                for k in other.space
+                if k not in d.space and k in fixed_here and params.get(k) != fixed_here[k]
+            ]
+            if clash or any(params.get(k) is None for k in d.space):
+                dropped += 1
+                continue
+            kept += 1
+            rows.append({**obs, "params": {k: params[k] for k in d.space}})
+        counts[other_id] = {"kept": kept, "dropped": dropped}
+    return rows, counts
+
+
+def _warm(sweeper, d, store: RunStore) -> None:
+    rows, _ = warm_rows(d, store)
+    for row in rows:
+        error = row.get("error")
+        sweeper.observe(
+            row["params"],
+            row["score"],
+            row["cost"],
+            failed=bool(row["failed"]),
+            error=error if isinstance(error, str) else None,
+            prior=True,
+        )
 
 
 def _stop_for_exit(handle: SweepHandle) -> None:
@@ -293,9 +268,10 @@ class _Driver:
         self.executor = make_executor(
             self.d.executor, handle.store, workers=self.d.workers, **self.d.executor_options
         )
-        self.started = len(handle.trials)
-        self.deadline = time.time() + self.d.hours * 3600 if self.d.hours else None
+        self.started = handle.charged  # trials charged to the budget
+        self.last_tick = time.time()
         self.inflight: dict[int, Trial] = {}
+        self.origins: dict[int, Queued | None] = {}  # trial -> its queue entry, if any
         self.points: dict[int, list[float]] = {}  # trial -> steps at which to observe
         self.totals: dict[int, int] = {}  # trial -> its training length
         self.default_steps = self.d.fixed().get(self.d.length)  # when it is not swept
@@ -305,31 +281,64 @@ class _Driver:
         self.overheads: list[float] = []  # seconds a finished trial took beyond its cost
 
     # -- budget --
+    def _tick(self) -> None:
+        """Count the time since the last tick as spent (not while paused); write it to the
+        store every few seconds and when asked."""
+        now = time.time()
+        if not self.h.paused:
+            self.h.spent_s += now - self.last_tick
+            self.unsaved = getattr(self, "unsaved", 0.0) + now - self.last_tick
+        self.last_tick = now
+        if getattr(self, "unsaved", 0.0) >= TICK_S:
+            self._save_spent()
+
+    def _save_spent(self) -> None:
+        self.h.store.add_spent(self.h.id, getattr(self, "unsaved", 0.0))
+        self.unsaved = 0.0
+
+    def _seconds_left(self) -> float | None:
+        if not self.d.hours:
+            return None
+        return self.d.hours * 3600 - self.h.spent_s
+
     def _time_left(self) -> float | None:
-        """Seconds to the deadline, less what a trial takes beyond the wall time it reports
-        (the suggestion, building the env and policy, a worker's start: the median of the
-        last five finished trials), as a cap on a trial's cost when cost is wall-clock."""
-        if self.deadline is None or self.d.cost != M.WALL_TIME:
+        """Seconds left in the budget, less what a trial takes beyond the wall time it
+        reports (the suggestion, building the env and policy, a worker's start: the median
+        of the last five finished trials), as a cap on a trial's cost when cost is
+        wall-clock."""
+        left = self._seconds_left()
+        if left is None or self.d.cost != M.WALL_TIME:
             return None
         overhead = statistics.median(self.overheads[-5:]) if self.overheads else 0.0
-        return max(self.deadline - time.time() - overhead, 1e-3)
+        return max(left - overhead, 1e-3)
 
-    def _can_start(self) -> bool:
-        if self.h.stop_requested or self.out_of_time:
-            return False
+    def _budget_left(self) -> bool:
         if self.d.trials is not None and self.started >= self.d.trials:
             return False
-        return self.deadline is None or time.time() < self.deadline
+        left = self._seconds_left()
+        return left is None or left > 0
+
+    def _can_start(self) -> bool:
+        if self.h.stop_requested or self.out_of_time or self.h.paused:
+            return False
+        return self._budget_left()
 
     def run(self) -> None:
         status, error = "finished", None
         try:
             while True:
+                self._apply_requests()
                 while len(self.inflight) < self.executor.slots and self._can_start():
                     self._submit()
+                    self._apply_requests()
                 if not self.inflight:
-                    break
-                self.executor.wait(0.2)
+                    idle = self.h.paused and not self.h.stop_requested and self._budget_left()
+                    if not idle:
+                        break
+                    time.sleep(0.2)  # paused: wait for resume, stop or an edit
+                else:
+                    self.executor.wait(0.2)
+                self._tick()
                 self._enforce_deadline()
             if self.h.stop_requested:
                 status = "stopped"
@@ -348,6 +357,8 @@ class _Driver:
                 raise
         finally:
             self.executor.close()
+            self._tick()
+            self._save_spent()
             self.h.store.finish_sweep(self.h.id, status, error, self.h.ended_because)
             self.h.ended(status, self.h.ended_because)
 
@@ -358,13 +369,13 @@ class _Driver:
             self.h.ended_because = "stopped"
         elif self.d.trials is not None and self.started >= self.d.trials:
             self.h.ended_because = f"budget of {self.d.trials} trials spent"
-        elif self.deadline is not None:
+        elif self.d.hours:
             self.h.ended_because = self._time_spent()
 
     def _enforce_deadline(self) -> None:
         if self.h.stop_requested:
             self._stop_all("sweep stopped")
-        elif self.deadline is not None and time.time() >= self.deadline:
+        elif self._seconds_left() is not None and self._seconds_left() <= 0:
             self._stop_all(f"sweep {self._time_spent()}")
 
     def _time_spent(self) -> str:
@@ -376,32 +387,112 @@ class _Driver:
                 self.stopping.add(index)
                 self.executor.stop(trial, "stopped", reason)
 
+    # -- steering requests (from the handle, in this process or another) --
+    def _apply_requests(self) -> None:
+        for request in self.h.store.pending_events(self.h.id):
+            try:
+                applied = self._apply(request["kind"], request["payload"], request["seq"])
+            except (DefinitionError, ValueError, KeyError) as e:
+                self.h.store.settle_event(self.h.id, request["seq"], error=str(e))
+            else:
+                self.h.store.settle_event(self.h.id, request["seq"], payload=applied)
+
+    def _apply(self, kind: str, payload: dict, seq: int) -> dict:
+        if kind == "edit":
+            self._set_definition(edited(self.d, **payload))
+        elif kind == "extend":
+            more = {}
+            if payload.get("trials"):
+                more["trials"] = (
+                    max(self.d.trials or self.started, self.started) + payload["trials"]
+                )
+            if payload.get("hours"):
+                spent = self.h.spent_s / 3600
+                more["hours"] = max(self.d.hours or spent, spent) + payload["hours"]
+            self._set_definition(edited(self.d, **more))
+            payload = {**payload, "applied": more}
+        elif kind in ("pause", "resume"):
+            self.h.paused = kind == "pause"
+        elif kind == "enqueue":
+            entries = complete(self.h, payload["params"], payload.get("seeds", 1))
+            params = entries[0]["params"]
+            seeds = self._fresh(params, len(entries)) if len(entries) > 1 else [None]
+            trials = [Queued(params, s, "queued", f"{seq}.{i}") for i, s in enumerate(seeds)]
+            self.h.queue += trials
+            payload = {**payload, "trials": [t.to_dict() for t in trials]}
+        elif kind == "reseed":
+            configs = best_of_front(self.h.results(), list(self.d.space), payload["k"])
+            if not configs:
+                raise ValueError("reseed: no finished trial yet")
+            trials = []
+            for c, params in enumerate(configs):
+                for i, s in enumerate(self._fresh(params, payload["seeds"])):
+                    trials.append(Queued(params, s, "reseed", f"{seq}.{c}.{i}"))
+            self.h.queue += trials
+            payload = {**payload, "trials": [t.to_dict() for t in trials]}
+        return payload
+
+    def _fresh(self, params: dict, n: int) -> list[int]:
+        base = int(self.d.fixed().get("seed", 0))
+        return fresh_seeds(self.h.results(), list(self.d.space), params, n, base)
+
+    def _set_definition(self, d) -> None:
+        """Run with ``d`` from the next suggestion on: the engine is rebuilt over the new
+        space and constraints from everything observed (the same suggestion count), and
+        the trials in flight are declared pending again."""
+        with self.h.engine() as old:
+            fresh = build_sweeper(d, n_suggested=old.n_suggested)
+            _warm(fresh, d, self.h.store)
+            history = self.h.store.observations(self.h.id)
+            if not history.empty:
+                fresh.replay(history)
+            for trial in self.inflight.values():
+                fresh.pending(trial.params)
+        self.h.adopt_engine(d, fresh)
+        self.d = d
+        self.default_steps = d.fixed().get(d.length)
+        self.out_of_time = False
+
     # -- trials --
     def _submit(self) -> None:
         asked_at = time.time()
-        left = self._time_left()
-        with self.h.engine() as sweeper:
-            try:
-                params = self.d.coerce(sweeper.suggest(max_cost=left))
-            except NoFeasiblePoint:
-                if left is None:
-                    raise
-                self.out_of_time = True
-                self.h.ended_because = f"no run is predicted to end in the {left:.3g} s left"
-                return
-            self.h.next_prediction = sweeper.predict(params)
-            sweeper.pending(params)
-        index = self.started
+        queued = self.h.queue.pop(0) if self.h.queue else None
+        if queued is not None:
+            params = self.d.coerce(queued.params)
+            with self.h.engine() as sweeper:
+                sweeper.pending(params)
+        else:
+            left = self._time_left()
+            with self.h.engine() as sweeper:
+                try:
+                    params = self.d.coerce(sweeper.suggest(max_cost=left))
+                except NoFeasiblePoint:
+                    if left is None:
+                        raise
+                    self.out_of_time = True
+                    self.h.ended_because = f"no run is predicted to end in the {left:.3g} s left"
+                    return
+                self.h.next_prediction = sweeper.predict(params)
+                sweeper.pending(params)
+        index = self.h.next_index
+        self.h.next_index += 1
         self.started += 1
         self.asked_at[index] = asked_at
+        self.origins[index] = queued
+        kwargs = self.d.trial_config(params)
+        tags = [f"sweep:{self.d.name}", f"origin:{queued.origin if queued else 'suggested'}"]
+        if queued is not None:
+            tags.append(f"queue:{queued.key}")
+            if queued.seed is not None:
+                kwargs["seed"] = queued.seed
         trial = Trial(
             index=index,
             params=params,
-            kwargs=self.d.trial_config(params),
+            kwargs=kwargs,
             env=self.d.env,
             name=f"{self.d.name}-{index:03d}",
             sweep_id=self.h.id,
-            tags=[f"sweep:{self.d.name}"],
+            tags=tags,
             env_target=target_of(self.d.env) if ":" not in self.d.env else None,
             cost_key=self.d.cost,
             max_cost=self.d.max_cost,
@@ -413,8 +504,6 @@ class _Driver:
         self.inflight[index] = trial
         self.h.running[index] = {"params": params, "run_id": None, "score": None, "cost": None}
         self.executor.submit(trial, self._on_row, self._on_done)
-        if self.h.stop_requested:  # stopped while an inline trial ran
-            return
 
     def _observe(self, trial: Trial, params, score, cost, failed=False, error=None) -> None:
         with self.h.engine() as sweeper:
@@ -425,7 +514,9 @@ class _Driver:
 
     def _on_row(self, trial: Trial, run_id: str, row: dict) -> None:
         trial.run_id = run_id
+        self._tick()
         self._enforce_deadline()  # an inline trial runs inside submit: check here too
+        self._apply_requests()
         score, cost = M.objective(row, self.d.metric), row.get(self.d.cost)
         self.h.running[trial.index] = {
             "params": trial.params,
@@ -447,7 +538,7 @@ class _Driver:
             self.stopping.add(trial.index)
             self.executor.stop(trial, "pruned", cap_reason(self.d.cost, cost, self.d.max_cost))
             return
-        if self.d.early_stopping and scored:
+        if self.d.early_stopping and scored and self.origins.get(trial.index) is None:
             # The cost it would reach if left alone: linear in steps from here.
             target = cost * self.totals[trial.index] / max(steps, 1)
             with self.h.engine() as sweeper:
@@ -460,21 +551,29 @@ class _Driver:
         self.inflight.pop(trial.index, None)
         self.stopping.discard(trial.index)
         self.h.running.pop(trial.index, None)
+        queued = self.origins.pop(trial.index, None)
         trial.run_id = outcome.run_id or trial.run_id
         cost = outcome.summary.get(self.d.cost)
         score = M.objective(outcome.summary, self.d.metric)
         asked_at = self.asked_at.pop(trial.index, None)
+        infra = outcome.cause is not None and not configs_fault(outcome.cause)
         if outcome.status == "finished":
             self._observe(trial, trial.params, score, cost)
             if asked_at is not None and cost is not None and self.d.cost == M.WALL_TIME:
                 self.overheads.append(max(time.time() - asked_at - float(cost), 0.0))
-        elif outcome.status == "failed" and configs_fault(outcome.cause):
+            self._repeat(trial, queued)
+        elif outcome.status == "failed" and not infra:
             self._observe(
                 trial, trial.params, None, cost, failed=True, error=_last_line(outcome.error)
             )
-        else:  # stopped or pruned: its curve points are what it taught
+        else:  # stopped or pruned, or its worker died: its curve points are what it taught
             with self.h.engine() as sweeper:
                 sweeper.forget(trial.params)
+        if infra and outcome.run_id and not (queued and queued.origin == "rerun"):
+            # not the config's doing: uncharged, and it runs again first (once)
+            self.started -= 1
+            seed = trial.kwargs.get("seed")
+            self.h.queue.insert(0, Queued(trial.params, seed, "rerun", f"rerun-{outcome.run_id}"))
         record = {
             "index": trial.index,
             "run_id": outcome.run_id,
@@ -488,6 +587,23 @@ class _Driver:
         self.h.trials.append(record)
         if self.on_trial is not None:
             self.on_trial(record)
+
+    def _repeat(self, trial: Trial, queued: Queued | None) -> None:
+        """With ``repeats`` > 1, a new config on the front runs on more seeds."""
+        if self.d.repeats <= 1 or queued is not None:
+            return
+        from workbench.sweep.pareto import pareto_mask
+        from workbench.sweep.steering import group_configs
+
+        configs = group_configs(self.h.results(), list(self.d.space))
+        front = configs[pareto_mask(configs["cost"], configs["score"])]
+        key = config_key({k: trial.params[k] for k in self.d.space})
+        if key not in {
+            config_key({k: r[k] for k in self.d.space}) for r in front.to_dict("records")
+        }:
+            return
+        for i, seed in enumerate(self._fresh(trial.params, self.d.repeats - 1)):
+            self.h.queue.append(Queued(trial.params, seed, "repeat", f"repeat-{trial.run_id}.{i}"))
 
 
 def _duration(hours: float) -> str:

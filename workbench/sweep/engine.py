@@ -174,8 +174,12 @@ class Sweeper:
         # curve points may sit below a length parameter's min: keep them outside the box
         return np.clip(self.space.to_unit(params, clip=False), -1.0, 2.0)
 
-    def observe(self, params: Mapping, score, cost, failed: bool = False, error=None) -> None:
-        """Record one result (a finished run or one point of a learning curve)."""
+    def observe(
+        self, params: Mapping, score, cost, failed: bool = False, error=None, prior: bool = False
+    ) -> None:
+        """Record one result (a finished run or one point of a learning curve). ``prior``:
+        a result from another sweep (a warm start): it teaches the models, but is not this
+        sweep's: ``front()`` and ``observations`` leave it out."""
         p = self._params(params)
         failed = bool(failed) or not _finite(score)
         if failed and error is None and score is not None and not _finite(score):
@@ -195,6 +199,7 @@ class Sweeper:
                 cost=float(cost) if _finite(cost) else float("nan"),
                 failed=failed,
                 error=None if error is None else str(error),
+                prior=bool(prior),
             )
         )
         self._units.append(self._unit(p))
@@ -355,7 +360,8 @@ class Sweeper:
         k = self.n_suggested
         rng = np.random.default_rng([self.seed, k])
         n_ok = sum(not r["failed"] for r in self._rows)
-        if k < self.n_initial or n_ok < 3:
+        n_prior = sum(not r["failed"] and r["prior"] for r in self._rows)
+        if (k < self.n_initial and n_prior < self.n_initial) or n_ok < 3:
             u = self._design_point(k, rng, cap)
             self.last_info = {"design": True}
         else:
@@ -445,7 +451,8 @@ class Sweeper:
     # ----- reading the results ------------------------------------------------------------
     @property
     def observations(self):
-        """Everything observed, in order: cost, score, the parameters, failed, error."""
+        """Everything this sweep observed, in order (warm-start rows left out): cost,
+        score, the parameters, failed, error."""
         import pandas as pd
 
         cols = ["cost", "score", *self.space.names, "failed", "error"]
@@ -458,6 +465,7 @@ class Sweeper:
                 "error": r["error"],
             }
             for r in self._rows
+            if not r["prior"]
         ]
         return pd.DataFrame(rows, columns=cols)
 
@@ -479,7 +487,7 @@ class Sweeper:
         import pandas as pd
 
         cols = ["cost", "score", *self.space.names]
-        ok = [r for r in self._rows if not r["failed"]]
+        ok = [r for r in self._rows if not r["failed"] and not r["prior"]]
         if not ok:
             return pd.DataFrame(columns=cols)
         keys = [_key(r["params"]) for r in ok]
