@@ -13,7 +13,7 @@ import difflib
 import re
 import sys
 
-from workbench.cli import bench, commands
+from workbench.cli import bench, commands, steer
 from workbench.cli.flags import add_config_flags, integer
 
 
@@ -98,7 +98,11 @@ def build_parser(argv: list[str]) -> Parser:
     )
     runs.set_defaults(func=commands.runs)
 
-    sw = sub.add_parser("sweep", help="run a sweep definition (sweeps/*.toml), live view")
+    sw = sub.add_parser(
+        "sweep",
+        help="run a sweep definition (sweeps/*.toml), live view; or steer one: sweep "
+        "{edit,enqueue,reseed,pause,resume,extend,stop-trial,best,export,compare} SWEEP_ID",
+    )
     sw.add_argument("definition", nargs="?", help="sweep definition TOML, e.g. sweeps/pong.toml")
     sw.add_argument("--trials", type=integer, default=None, help="trial budget (overrides it)")
     sw.add_argument("--hours", type=float, default=None, help="time budget (overrides it)")
@@ -114,6 +118,7 @@ def build_parser(argv: list[str]) -> Parser:
     sws = sub.add_parser("sweeps", help="list the sweeps in the store")
     sws.add_argument("--db", default=None, help=store_help)
     sws.set_defaults(func=commands.sweeps)
+    steer.add_parsers(sub, store_help)
 
     bench.add_parsers(sub)
     return parser
@@ -130,7 +135,7 @@ def _command_parser(parser: Parser, args) -> Parser:
 
 
 def main(argv: list[str] | None = None) -> None:
-    argv = sys.argv[1:] if argv is None else argv
+    argv = steer.rewrite(sys.argv[1:] if argv is None else list(argv))
     parser = build_parser(argv)
     args, extra = parser.parse_known_args(argv)
     if extra:  # an unknown flag belongs to the command: say which, and the nearest one

@@ -176,13 +176,13 @@ def runs(args) -> None:
 
 
 def sweep(args) -> None:
-    from workbench.runtime import stop_on_signals, torch_threads
-    from workbench.sweep.console import SweepConsole
     from workbench.sweep.driver import sweep as run_sweep
 
     if not args.definition and not args.resume:
         raise CommandError("give a sweep definition (e.g. sweeps/pong.toml) or --resume ID")
-    console = None
+    if args.definition:
+        _check_definition_path(args.definition)
+    console = []
     handle = run_sweep(
         args.definition,
         trials=args.trials,
@@ -192,17 +192,29 @@ def sweep(args) -> None:
         seed=args.seed,
         executor=args.executor,
         workers=args.workers,
-        on_trial=lambda record: console.on_trial(record) if console else None,
+        on_trial=lambda record: console[0].on_trial(record) if console else None,
         background=True,
     )
-    console = SweepConsole(handle)
+    word = "resumed" if handle.resumed else "started"
     print(
-        f"sweep {handle.id} ({handle.definition.name}) started; store {handle.store.path}",
+        f"sweep {handle.id} ({handle.definition.name}) {word}; store {handle.store.path}",
         file=sys.stderr,
     )
+    follow(handle, args.torch_threads, console)
+
+
+def follow(handle, torch_threads: int = 0, console: list | None = None) -> None:
+    """Draw a running sweep until it ends (Ctrl-C or SIGTERM stops it), then its outcome."""
+    from workbench.runtime import stop_on_signals
+    from workbench.runtime import torch_threads as threads
+    from workbench.sweep.console import SweepConsole
+
+    view = SweepConsole(handle)
+    if console is not None:
+        console.append(view)
     try:
-        with torch_threads(args.torch_threads), stop_on_signals():
-            console.run()
+        with threads(torch_threads), stop_on_signals():
+            view.run()
     except KeyboardInterrupt as e:
         handle.stop()
         handle.wait()
@@ -217,27 +229,56 @@ def sweep(args) -> None:
     print(f"sweep {handle.id} {handle.status}: {len(handle.trials)} trials{why}")
     if best:
         print(
-            f"best {d.metric} {best['score']:.4g} at {d.cost} {best['cost']:.4g}: run "
-            f"{best['run_id']} ({', '.join(f'{k}={best[k]}' for k in d.space)})"
+            f"best {d.metric} {best['score_mean']:.4g} (mean of {best['seeds']} seed(s)) at "
+            f"{d.cost} {best['cost']:.4g}: run {best['run_id']} "
+            f"({', '.join(f'{k}={best[k]}' for k in d.space)})"
         )
     if handle.status == "failed":
         raise CommandError(f"the sweep failed: {handle.error}")
+
+
+def _check_definition_path(path: str) -> None:
+    """A missing definition file: say which definitions exist and the nearest one."""
+    import difflib
+    from pathlib import Path
+
+    if Path(path).exists():
+        return
+    folder = Path(path).parent if Path(path).parent.is_dir() else Path("sweeps")
+    known = sorted(str(p) for p in folder.glob("*.toml")) if folder.is_dir() else []
+    if not known:
+        raise CommandError(f"no sweep definition at {path!r}")
+    close = difflib.get_close_matches(path, known, n=1, cutoff=0.4)
+    hint = f"did you mean {close[0]!r}? " if close else ""
+    raise CommandError(f"no sweep definition at {path!r}; {hint}definitions: {', '.join(known)}")
 
 
 def sweeps(args) -> None:
     import pandas as pd
 
     from workbench.store import RunStore, default_path
+    from workbench.sweep.definition import DefinitionError
+    from workbench.sweep.driver import recorded
 
     store = RunStore(args.db or default_path(), create=False)
     df = store.sweeps()
     if df.empty:
         print(f"no sweeps in {store.path}")
         return
-    df["created_at"] = pd.to_datetime(df["created_at"], unit="s").dt.strftime("%Y-%m-%d %H:%M")
-    df["error"] = [
-        e.strip().splitlines()[-1][:60] if isinstance(e, str) else "" for e in df["error"]
-    ]
-    df["ended_because"] = df["ended_because"].fillna("")
-    cols = ["id", "name", "status", "trials", "created_at", "ended_because", "error"]
-    print(df[cols].to_string(index=False))
+    rows = []
+    for s in df.to_dict("records"):
+        row = {k: s[k] for k in ("id", "name", "status", "trials")}
+        try:
+            h = recorded(s["id"], store, replay=False)
+            best = h.best()
+            row.update(env=h.definition.env, metric=h.definition.metric)
+            row["best"] = f"{best['score_mean']:.4g}" if best else ""
+            row["cost"] = f"{h.definition.cost} {best['cost']:.4g}" if best else ""
+        except (DefinitionError, KeyError, ValueError) as e:  # e.g. recorded by a newer release
+            row.update(env="?", metric="?", best="", cost=str(e)[:40])
+        row["created"] = pd.to_datetime(s["created_at"], unit="s").strftime("%Y-%m-%d %H:%M")
+        error = s["error"].strip().splitlines()[-1] if isinstance(s["error"], str) else ""
+        because = s["ended_because"] if isinstance(s["ended_because"], str) else error
+        row["why it ended"] = because if s["status"] != "running" else ""
+        rows.append(row)
+    print(pd.DataFrame(rows).to_string(index=False))

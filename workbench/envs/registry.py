@@ -182,6 +182,14 @@ def validate_params(name: str, params: dict[str, Any]) -> dict[str, Any]:
     return checked
 
 
+def max_slices(name: str) -> int:
+    """How many slices env ``name`` can be stepped in: 1 for an adapter (Python envs hold
+    the GIL) or a wrapper whose ``__init__`` takes no ``slices``; else the parameter's top."""
+    if _adapter(name) or "slices" not in inspect.signature(env_class(name).__init__).parameters:
+        return 1
+    return int(COMMON_PARAMS["slices"].high)
+
+
 def _check_slices(name, slices: int, num_envs: int) -> None:
     if _adapter(name):
         raise ValueError(

@@ -203,12 +203,22 @@ class TrainConfig:
         if self.optimizer not in ("muon", "adam"):
             raise ConfigError(f"optimizer must be 'muon' or 'adam', got {self.optimizer!r}")
         _check_device(self.device)
-        values = {**self.to_dict(), "agents_per_copy": self.replace(num_envs=1).agents()}
+        values = {**self.to_dict(), **self.derived()}
         for rule in SHAPE_RULES:
             if not rule.holds(values):
                 raise ConfigError(rule.why(self))
         self._check_env_slices()
         return self
+
+    def derived(self) -> dict:
+        """The names shape rules read beside the fields: ``agents_per_copy`` (agents in one
+        env copy) and ``max_slices`` (slices the env can be stepped in)."""
+        from workbench.envs.registry import max_slices
+
+        return {
+            "agents_per_copy": self.replace(num_envs=1).agents(),
+            "max_slices": max_slices(self.env),
+        }
 
     def env_slices(self) -> int:
         """Slices of the env copies: one per thread, twice that with double buffering."""
@@ -238,7 +248,7 @@ class TrainConfig:
 # ``validate()`` checks each rule; a sweep adds the rules that read a swept parameter to its
 # constraints (``workbench.sweep.definition``), so a suggestion is never a refused config.
 # Each ``expr`` is written in the sweep's constraint language: a Python expression over
-# config fields and ``agents_per_copy`` (agents in one env copy).
+# config fields and the derived names of ``TrainConfig.derived`` (agents_per_copy, ...).
 
 
 @dataclass(frozen=True)
@@ -289,7 +299,16 @@ def _minibatch_exceeds_batch(cfg: TrainConfig) -> str:
     )
 
 
+def _not_sliced(cfg: TrainConfig) -> str:
+    return (
+        f"{_slices_what(cfg)} steps the env in {cfg.env_slices()} slices, but {cfg.env} steps "
+        "all its copies in one piece (an adapter, or a wrapper without slices); use "
+        "env_threads=1 and double_buffer=false"
+    )
+
+
 SHAPE_RULES: tuple[ShapeRule, ...] = (
+    ShapeRule("env_threads * (1 + double_buffer) <= max_slices", _not_sliced),
     ShapeRule("num_envs >= env_threads * (1 + double_buffer)", _too_few_copies),
     ShapeRule(
         "minibatch_size % bptt_horizon == 0",

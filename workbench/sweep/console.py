@@ -72,6 +72,8 @@ class SweepConsole:
             (f"{d.name} ", "bold"),
             (f"{self.h.id}  ", "dim"),
             (self.h.status, STATUS_STYLES.get(self.h.status, "")),
+            " (resumed)" if self.h.resumed else "",
+            "  paused" if self.h.paused and not self.h.done else "",
             "  " + "  ".join(budget),
             f"  optimising {d.metric} against {d.cost}",
         )

@@ -133,14 +133,14 @@ class SweepDefinition:
 
     def fixed(self) -> dict:
         """Every value a trial does not take from the space, by name: the trainer config at
-        the fixed values, the env parameters, and ``agents_per_copy``."""
+        the fixed values, the env parameters, and the derived names (``agents_per_copy``...)."""
         from workbench.ppo.config import make_config
 
         cfg = make_config(self.env, **self.trial_config(_centers(self.space)))
         out = {k: v for k, v in cfg.to_dict().items() if k not in self.space}
         params = out.pop("env_params")
         out.update({k: v for k, v in params.items() if k not in self.space})
-        out["agents_per_copy"] = cfg.replace(num_envs=1).agents()
+        out.update(cfg.derived())
         for k in ("env", "name", "device"):
             out.pop(k, None)
         return out
@@ -331,7 +331,7 @@ def _check(d: SweepDefinition) -> None:
         "name",
         "device",
     }
-    env_names = set(env_param_specs(d.env)) - {"num_envs", "seed", "log_interval"}
+    env_names = set(env_param_specs(d.env)) - {"num_envs", "seed", "log_interval", "slices"}
     for key in d.space:
         if key not in trainable | env_names:
             raise _unknown(f"parameter for {d.env}", key, trainable | env_names)
