@@ -30,7 +30,8 @@ SMALL = {
     },
 }
 
-# What a release before definitions carried a version wrote (every field but ``length``).
+# What a release before definitions carried a version wrote (no ``length``, ``repeats``,
+# ``warm_start``).
 VERSION_0 = {
     "env": "bandit",
     "name": "old",
@@ -42,14 +43,7 @@ VERSION_0 = {
     "max_cost": None,
     "max_memory_gb": None,
     "workers": 1,
-    "train": {
-        "num_envs": 32,
-        "bptt_horizon": 16,
-        "minibatch_size": 256,
-        "eval_episodes": 0,
-        "rnn": False,
-        "hidden_size": 32,
-    },
+    "train": SMALL["train"],
     "env_params": {},
     "space": SMALL["space"],
     "constraints": [],
