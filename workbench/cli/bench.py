@@ -73,6 +73,12 @@ def bench_sweep(args) -> None:
     )
 
 
+def bench_sweep_warm(args) -> None:
+    from workbench.bench import sweep_warm
+
+    sweep_warm.run(seeds=args.seeds, budget=args.budget)
+
+
 def bench_sweep_executors(args) -> None:
     from workbench.bench import sweep_executors
 
@@ -150,6 +156,12 @@ def add_parsers(sub) -> None:
         help="results file name, without .json (e.g. sweep_budgets for a budget-scaling run)",
     )
     bs.set_defaults(func=bench_sweep)
+    bw = bench_sub.add_parser(
+        "sweep-warm", help="budget a warm-started sweep needs to reach a finished one's front"
+    )
+    bw.add_argument("--seeds", type=int, default=3, help="pairs of sweeps (default 3)")
+    bw.add_argument("--budget", type=float, default=30.0, help="default runs per sweep")
+    bw.set_defaults(func=bench_sweep_warm)
     be = bench_sub.add_parser(
         "sweep-executors", help="trials per hour: inline, processes and ray executors"
     )
