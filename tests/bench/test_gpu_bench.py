@@ -3,6 +3,7 @@ sizes (the figures are the GPU's business, not asserted here)."""
 
 import json
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -34,16 +35,26 @@ def test_without_a_cuda_device_it_says_so_in_one_line_and_exits_2():
         assert what in lines[0]
 
 
-def test_a_bad_budget_is_one_line():
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--budget", "0"], "--budget must be > 0 seconds, got 0 (default: 480)"),
+        (
+            ["--phases", "kernels,learning"],
+            "phases must be some of kernels,throughput,learn,trials, got 'kernels,learning'",
+        ),
+    ],
+)
+def test_bad_flags_are_one_line(flags, message):
     proc = subprocess.run(
-        [sys.executable, "-m", "workbench", "bench", "gpu", "--budget", "0"],
+        [sys.executable, "-m", "workbench", "bench", "gpu", *flags],
         capture_output=True,
         text=True,
         cwd=ROOT,
         timeout=120,
     )
     assert proc.returncode == 2
-    assert proc.stderr == "error: --budget must be > 0 seconds, got 0 (default: 480)\n"
+    assert proc.stderr == f"error: {message}\n"
 
 
 def test_the_kernel_phase_counts_native_test_outcomes(tmp_path):
@@ -128,6 +139,26 @@ def test_concurrent_trials_report_the_aggregate_over_their_common_window():
     assert out["window_s"] > 0 and out["aggregate_sps"] > 0
 
 
+def test_a_failing_phase_is_reported_and_the_rest_still_runs(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("WORKBENCH_BENCH_DIR", str(tmp_path / "out"))
+    tests = tmp_path / "tests" / "cuda"
+    tests.mkdir(parents=True)
+    (tests / "test_k.py").write_text("def test_ok():\n    pass\n")
+    report = gpu.run(
+        budget=60,
+        phases=("learn", "kernels"),  # run in the check's order
+        device="cpu",
+        config=dict(num_envs=-1),
+        root=tmp_path,
+    )
+    saved = json.loads(Path(report["path"]).read_text())
+    assert saved["phases"] == ["kernels", "learn"]
+    assert saved["kernel_tests"]["tests"] == 1 and saved["kernel_tests"]["exit_code"] == 0
+    assert saved["learn_error"] == "ConfigError: num_envs must be > 0, got -1"
+    assert "throughput" not in saved and "trials" not in saved
+    assert "learn: failed: ConfigError: num_envs must be > 0, got -1" in capsys.readouterr().out
+
+
 @pytest.mark.slow
 def test_the_whole_check_writes_one_json(tmp_path, monkeypatch):
     monkeypatch.setenv("WORKBENCH_BENCH_DIR", str(tmp_path))
@@ -145,3 +176,19 @@ def test_the_whole_check_writes_one_json(tmp_path, monkeypatch):
     saved = json.loads(Path(report["path"]).read_text())
     assert saved["kernel_tests"]["ran"] and len(saved["throughput"]) == 10
     assert saved["learn"][0]["reached"] and saved["trials"]["ratio"] > 0
+
+
+@pytest.mark.slow
+def test_the_pack_holds_every_requirement_within_the_limit(tmp_path):
+    from workbench.bench import gpu_pack
+
+    out = gpu_pack.pack(tmp_path / "wheels")  # downloads: needs PyPI
+    assert out["mib"] <= gpu_pack.LIMIT_MIB
+    names = {w.split("-")[0].lower().replace("_", "-") for w in out["wheels"]}
+    for req in (*gpu_pack.PURE, *gpu_pack.COMPILED):
+        assert re.split(r"[<>=]", req)[0].lower() in names, req
+    pythons = {w.split("-")[2] for w in out["wheels"] if w.lower().startswith("pyyaml")}
+    assert pythons == {f"cp{v.replace('.', '')}" for v in gpu_pack.PYTHONS}
+    assert (tmp_path / "wheels" / "requirements.txt").read_text().split() == list(
+        gpu_pack.REQUIREMENTS
+    )

@@ -431,8 +431,21 @@ def trials(phase: Phase, device: str, config: dict, concurrent: int) -> dict:
 # -- the whole check --
 
 
+PHASES = tuple(SHARES)
+
+
+def check_phases(phases) -> list[str]:
+    """``phases`` (names) in the check's order; an unknown or empty list is an error."""
+    unknown = [p for p in phases if p not in SHARES]
+    if unknown or not phases:
+        given = ",".join(phases)
+        raise ValueError(f"phases must be some of {','.join(PHASES)}, got {given!r}")
+    return [p for p in PHASES if p in phases]
+
+
 def run(
     budget: float = BUDGET,
+    phases=PHASES,
     device: str = "cuda",
     sizes=SIZES,
     seeds=SEEDS,
@@ -443,54 +456,57 @@ def run(
     root: Path | None = None,
     min_episodes: int = MIN_EPISODES,
 ) -> dict:
-    """The four phases in ``budget`` seconds; the arguments other than ``budget`` exist so
-    tests can run a tiny check on the CPU."""
+    """``phases`` (all four by default) in ``budget`` seconds, shared in proportion to
+    :data:`SHARES`. A phase that fails is reported with its error and the next one runs.
+    The arguments after ``phases`` exist so tests can run a tiny check on the CPU."""
     from workbench.bench.train import device_model
 
     if budget <= 0:
         raise ValueError(f"budget must be > 0 seconds, got {budget!r}; the check is made for 480")
+    phases = check_phases(phases)
     base = BASE if base is None else base
     config = GPU_CONFIG if config is None else config
     root = root or Path(__file__).resolve().parents[2]
     dev = torch.device(device)
     model = device_model(device)
     report: dict = {"device": device, "device_model": model, "budget_s": budget}
-    report |= {"torch": torch.__version__, "cuda": torch.version.cuda}
+    report |= {"phases": phases, "torch": torch.__version__, "cuda": torch.version.cuda}
     try:
         import triton
 
         report["triton"] = triton.__version__
     except ImportError:
         report["triton"] = None
-    phases = {}
-    end = time.monotonic() + budget * sum(SHARES.values())
-
-    def phase(name):
+    scale = budget * sum(SHARES.values()) / sum(SHARES[p] for p in phases)
+    end = time.monotonic() + sum(SHARES[p] for p in phases) * scale
+    clocks = {}
+    work = {
+        "kernels": lambda p: {
+            "kernel_tests": kernel_tests(p, root),
+            "kernel_time": kernel_time(dev),
+        },
+        "throughput": lambda p: {"throughput": throughput(p, device, sizes, base)},
+        "learn": lambda p: {"learn": learn(p, device, seeds, config, target, min_episodes)},
+        "trials": lambda p: {"trials": trials(p, device, config, concurrent)},
+    }
+    for i, name in enumerate(phases):
         # Its share, less what an earlier phase overran: the later phases keep theirs.
-        later = list(SHARES)[list(SHARES).index(name) + 1 :]
-        room = end - time.monotonic() - budget * sum(SHARES[k] for k in later)
-        phases[name] = Phase(name, max(0.0, min(budget * SHARES[name], room)))
-        return phases[name]
-
-    p = phase("kernels")
-    report["kernel_tests"] = kernel_tests(p, root)
-    report["kernel_time"] = kernel_time(dev)
-    p = phase("throughput")
-    report["throughput"] = throughput(p, device, sizes, base)
-    p = phase("learn")
-    report["learn"] = learn(p, device, seeds, config, target, min_episodes)
-    p = phase("trials")
-    report["trials"] = trials(p, device, config, concurrent)
-    report["phase_notes"] = {name: ph.notes for name, ph in phases.items()}
+        room = end - time.monotonic() - scale * sum(SHARES[k] for k in phases[i + 1 :])
+        clocks[name] = clock = Phase(name, max(0.0, min(scale * SHARES[name], room)))
+        try:
+            report |= work[name](clock)
+        except Exception as e:  # a figure for the record, and the next phase runs
+            report[f"{name}_error"] = f"{type(e).__name__}: {e}"
+    report["phase_notes"] = {name: clock.notes for name, clock in clocks.items()}
     epoch = next(
         (
             r["epoch_s"]
-            for r in report["throughput"]
+            for r in report.get("throughput", [])
             if r.get("policy") == "MLP" and r.get("agents") == KERNEL_SHAPE[0] and "epoch_s" in r
         ),
         None,
     )
-    if epoch:
+    if epoch and "kernel_time" in report:
         report["kernel_time"]["share_of_mlp_epoch"] = report["kernel_time"]["seconds"] / epoch
     _print(report)
     slug = re.sub(r"[^A-Za-z0-9]+", "_", model).strip("_")
@@ -503,46 +519,53 @@ def _fmt_s(value) -> str:
 
 
 def _print(report: dict) -> None:
-    model = report["device_model"]
-    kt, k = report["kernel_tests"], report["kernel_time"]
-    print(f"bench gpu on {report['device']} ({model}), torch {report['torch']}")
-    if kt.get("ran") and "tests" in kt:
+    print(f"bench gpu on {report['device']} ({report['device_model']}), torch {report['torch']}")
+    kt, k = report.get("kernel_tests", {}), report.get("kernel_time")
+    if "tests" in kt:
         print(
             f"tests/cuda natively: {kt['tests']} tests, {kt['failures']} failed, "
             f"{kt['errors']} errors, {kt['skipped']} skipped (exit code {kt['exit_code']})"
         )
-    share = k.get("share_of_mlp_epoch")
-    print(
-        f"advantage kernel ({k['backend']}) over {k['shape'][1]} x {k['shape'][0]}: "
-        f"{k['seconds'] * 1e3:.3f} ms"
-        + (f", {share:.2%} of an MLP epoch at {k['shape'][0]} agents" if share else "")
-    )
-    rows = [
-        [
-            r["policy"],
-            r["agents"],
-            r["variant"],
-            *(
-                [r.get("error", "")[:60]]
-                if "error" in r
-                else [
-                    r["end_to_end_sps"],
-                    r["rollout_only_sps"],
-                    r["learner_only_sps"],
-                    r.get("env_only_sps", float("nan")),
-                    f"{r.get('rollout_over_env', float('nan')):.2f}",
-                    f"{r['capture_s']:.2f}",
-                ]
-            ),
-        ]
-        for r in report["throughput"]
-    ]
+    if k:
+        share = k.get("share_of_mlp_epoch")
+        print(
+            f"advantage kernel ({k['backend']}) over {k['shape'][1]} x {k['shape'][0]}: "
+            f"{k['seconds'] * 1e3:.3f} ms"
+            + (f", {share:.2%} of an MLP epoch at {k['shape'][0]} agents" if share else "")
+        )
+    if report.get("throughput"):
+        _print_throughput(report["throughput"])
+    if report.get("learn"):
+        _print_learn(report["learn"])
+    if report.get("trials"):
+        _print_trials(report["trials"])
+    for name in report["phases"]:
+        if f"{name}_error" in report:
+            print(f"{name}: failed: {report[f'{name}_error']}")
+        for note in report["phase_notes"].get(name, []):
+            print(f"{name}: {note}")
+
+
+def _print_throughput(results: list[dict]) -> None:
     headers = ["policy", "agents", "variant", "end-to-end", "rollout-only", "learner-only"]
     headers += ["env-only", "rollout/env", "capture s"]
-    rows = [r + [""] * (len(headers) - len(r)) for r in rows]
-    print("Breakout agent steps/s (median of epochs; each row one process-local trainer)")
+    rows = []
+    for r in results:
+        row = [r["policy"], r["agents"], r["variant"]]
+        if "error" in r:
+            row += [r["error"][:60]] + [""] * 5
+        else:
+            row += [r["end_to_end_sps"], r["rollout_only_sps"], r["learner_only_sps"]]
+            row += [r.get("env_only_sps", float("nan"))]
+            row += [f"{r.get('rollout_over_env', float('nan')):.2f}", f"{r['capture_s']:.2f}"]
+        rows.append(row)
+    print("Breakout agent steps/s, median of epochs (rollout-only and learner-only: the same")
+    print("trainer's rollout() and update() timed apart, between its end-to-end epochs)")
     print_table(headers, rows)
-    learn_rows = [
+
+
+def _print_learn(results: list[dict]) -> None:
+    rows = [
         [
             r["seed"],
             "yes" if r["reached"] else "no",
@@ -553,24 +576,21 @@ def _print(report: dict) -> None:
             _fmt_s(r["capture_s"]),
             r["best_epoch_score"] if r["best_epoch_score"] is not None else "-",
         ]
-        for r in report["learn"]
+        for r in results
     ]
-    print(f"time to mean score {TARGET_SCORE:g} (per-epoch mean, >= {MIN_EPISODES} episodes)")
-    print_table(
-        ["seed", "reached", "train time", "less capture", "steps", "compile", "capture", "best"],
-        learn_rows,
-    )
-    tr = report["trials"]
-    trial_rows = [
+    print(f"time to mean score {TARGET_SCORE:g} (an epoch's mean over its ended episodes)")
+    headers = ["seed", "reached", "train time", "less capture", "steps", "compile", "capture"]
+    print_table([*headers, "best"], rows)
+
+
+def _print_trials(tr: dict) -> None:
+    rows = [
         [tr[key]["trials"], tr[key].get("aggregate_sps", tr[key].get("note", "-"))]
         for key in ("one", "many")
         if key in tr
     ]
-    if trial_rows:
+    if rows:
         print("trials at once on one device (processes executor): aggregate steps/s")
-        print_table(["trials", "aggregate steps/s"], trial_rows)
-        if "ratio" in tr:
-            print(f"{tr['many']['trials']} trials / 1 trial: {tr['ratio']:.2f}x")
-    for name, notes in report["phase_notes"].items():
-        for note in notes:
-            print(f"{name}: {note}")
+        print_table(["trials", "aggregate steps/s"], rows)
+    if "ratio" in tr:
+        print(f"{tr['many']['trials']} trials / 1 trial: {tr['ratio']:.2f}x")

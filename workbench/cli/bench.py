@@ -89,14 +89,13 @@ def bench_gpu(args) -> None:
         raise ValueError(f"--budget must be > 0 seconds, got {args.budget:g} (default: 480)")
     import torch
 
-    if not torch.cuda.is_available():
-        from workbench.bench.gpu import no_device_line
-
-        print(no_device_line())
-        raise SystemExit(2)
     from workbench.bench import gpu
 
-    gpu.run(budget=args.budget)
+    phases = gpu.check_phases([p for p in args.phases.split(",") if p])
+    if not torch.cuda.is_available():
+        print(gpu.no_device_line())
+        raise SystemExit(2)
+    gpu.run(budget=args.budget, phases=phases)
 
 
 def add_parsers(sub) -> None:
@@ -181,6 +180,11 @@ def add_parsers(sub) -> None:
     )
     gp.add_argument(
         "--budget", type=float, default=480.0, help="seconds for all phases (default: 480)"
+    )
+    gp.add_argument(
+        "--phases",
+        default="kernels,throughput,learn,trials",
+        help="comma-separated subset to run (a rerun of part of the check)",
     )
     gp.add_argument(
         "--pack",
