@@ -5,18 +5,19 @@ Phases, in order, each with its share of the budget (:data:`SHARES`); a phase th
 out of time skips what is left of it with a note, and the next starts on time:
 
 1. ``kernels``: ``tests/cuda`` natively (pytest, Triton compiled, no interpreter), and the
-   advantage kernel's time over 64 x 16,384 (CUDA events; its share of an epoch is
-   reported once phase 2 measured the epoch);
+   advantage kernel's time over 64 x 16,384 (20 calls between synchronizations; its share
+   of an epoch is reported once phase 2 measured the epoch);
 2. ``throughput``: Breakout training steps/s end to end, for the MLP and the MLP+LSTM at
-   4,096, 8,192 and 16,384 agents with env threads (:data:`VARIANTS`: threads alone, then
-   with double buffering, bf16, CUDA graphs, and all three), and beside each, in the same
-   process, the rollout-only ceiling (``Trainer.rollout``, env included), the learner-only
-   ceiling (``Trainer.update`` on the collected batch) and env-only steps/s;
+   4,096, 8,192 and 16,384 agents with env threads (:data:`VARIANTS`: threads alone, all
+   three of double buffering, bf16 and CUDA graphs, then each alone), and beside each, in
+   the same process, the rollout-only ceiling (``Trainer.rollout``, env included), the
+   learner-only ceiling (``Trainer.update`` on the collected batch) and env-only steps/s;
 3. ``learn``: wall-clock seconds until Breakout's per-epoch mean score first reaches 400
    with :data:`GPU_CONFIG`, over 3 seeds; the kernels' first compilation (timed before the
    clock starts) and the CUDA graphs' capture (timed inside) are reported apart;
-4. ``trials``: one trial, then four at once on the one GPU, through the processes executor:
-   aggregate steps/s over the time all of them were training.
+4. ``trials``: one trial, then four at once on the one GPU, through the processes executor
+   (the four share the one's env threads), aggregate steps/s over the time all of them
+   were training.
 
 Without a CUDA device it prints one line saying so and exits with code 2 (see
 :func:`no_device_line`). ``--pack DIR`` (``workbench.bench.gpu_pack``) writes the wheels
@@ -47,12 +48,14 @@ SIZES = (4096, 8192, 16384)
 # Every throughput run: a GPU-sized minibatch, 8 env threads (16 slices with double
 # buffering: the GPU machine's 16 cores).
 BASE = {"minibatch_size": 32768, "env_threads": 8}
+# In the order measured: the baseline and all three first, so a phase that runs out of
+# time loses single features, not the extremes.
 VARIANTS = {
     "threads": {},
+    "all": {"double_buffer": True, "bf16": True, "cuda_graphs": True},
     "double_buffer": {"double_buffer": True},
     "bf16": {"bf16": True},
     "cuda_graphs": {"cuda_graphs": True},
-    "all": {"double_buffer": True, "bf16": True, "cuda_graphs": True},
 }
 # The GPU training config of the learn phase, over Breakout's env.toml. Chosen before any
 # GPU figure existed: revisit with the throughput table.
@@ -250,8 +253,8 @@ def measure(rnn: bool, agents: int, variant: str, device: str, base: dict, epoch
 def throughput(phase: Phase, device: str, sizes, base: dict, epochs: int = 2) -> list[dict]:
     results, env_sps, last = [], {}, 0.0
     for rnn in (False, True):
-        for agents in sizes:
-            for variant in VARIANTS:
+        for variant in VARIANTS:
+            for agents in sizes:
                 what = f"{'MLP+LSTM' if rnn else 'MLP'} {agents} {variant}"
                 if not phase.fits(last, what):
                     continue
@@ -415,13 +418,15 @@ def concurrent_trials(count: int, kwargs: dict, seconds: float, limit: float) ->
 
 def trials(phase: Phase, device: str, config: dict, concurrent: int) -> dict:
     kwargs = {"device": device, "eval_episodes": 0, "checkpoint_interval": 0, **config}
+    # The trials at once share the env threads one trial has: the same cores in both runs.
+    each = {**kwargs, "env_threads": max(1, kwargs.get("env_threads", 1) // concurrent)}
     # Each run: its share of the phase, less about 15 s of process start and stop.
     seconds = max(5.0, (phase.left() - 30.0) / 2)
-    out = {"config": kwargs}
+    out = {"config": kwargs, "config_each": each}
     if phase.fits(seconds + 10, "one trial"):
         out["one"] = concurrent_trials(1, kwargs, seconds, phase.left() / 2)
     if phase.fits(seconds + 10, f"{concurrent} trials"):
-        out["many"] = concurrent_trials(concurrent, kwargs, seconds, phase.left())
+        out["many"] = concurrent_trials(concurrent, each, seconds, phase.left())
     one, many = out.get("one", {}), out.get("many", {})
     if one.get("aggregate_sps") and many.get("aggregate_sps"):
         out["ratio"] = many["aggregate_sps"] / one["aggregate_sps"]
@@ -471,6 +476,7 @@ def run(
     model = device_model(device)
     report: dict = {"device": device, "device_model": model, "budget_s": budget}
     report |= {"phases": phases, "torch": torch.__version__, "cuda": torch.version.cuda}
+    report["load_average_at_start"] = os.getloadavg()  # others' work on the machine
     try:
         import triton
 

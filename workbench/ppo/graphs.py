@@ -184,7 +184,9 @@ class CudaGraphs:
         saved = _snapshot(t.policy, t.optimizers)
         start = time.perf_counter()
         try:
-            with self._quiet(), _side_stream(t.device):
+            with self._quiet(), _side_stream(t.device), warnings.catch_warnings():
+                # torch warns that a capturable optimizer steps uncaptured: here, on purpose.
+                warnings.filterwarnings("ignore", "This instance was constructed with capturable")
                 for _ in range(WARMUP):
                     self.grads_fn(*inputs, cuts)
                     self.apply_fn()
