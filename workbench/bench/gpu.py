@@ -71,6 +71,7 @@ MIN_EPISODES = 20  # an epoch's mean score counts once this many episodes ended 
 SEEDS = (0, 1, 2)
 KERNEL_SHAPE = (16384, 64)  # agents x bptt_horizon
 CONCURRENT = 4
+WARM_ROWS = 2  # a trial's first epochs (process start, first compilation and capture)
 ENV_SECONDS = 0.5
 
 
@@ -351,8 +352,8 @@ def learn(
 def concurrent_trials(count: int, kwargs: dict, seconds: float, limit: float) -> dict:
     """``count`` trials of ``kwargs`` at once in the processes executor, each capped at
     ``seconds`` of its own wall time; aggregate steps/s over the window in which every
-    trial was training (from the first row of the last to start, to the last row of the
-    first to end: rows arrive once per epoch)."""
+    trial was training, warm (from the end of the last one's ``WARM_ROWS`` epochs to the
+    last row of the first to end: rows arrive once per epoch)."""
     from workbench.store import RunStore
     from workbench.sweep.executors import Trial
     from workbench.sweep.executors.processes import ProcessExecutor
@@ -399,10 +400,10 @@ def concurrent_trials(count: int, kwargs: dict, seconds: float, limit: float) ->
         "errors": [getattr(outcomes.get(i), "error", None) for i in range(count)],
         "wall_s": time.monotonic() - start,
     }
-    if any(len(r) < 2 for r in rows.values()):
-        out["note"] = "a trial logged fewer than 2 epochs: no overlap window"
+    if any(len(r) < WARM_ROWS + 2 for r in rows.values()):
+        out["note"] = f"a trial logged fewer than {WARM_ROWS + 2} epochs: no window"
         return out
-    lo = max(r[0][0] for r in rows.values())
+    lo = max(r[WARM_ROWS][0] for r in rows.values())
     hi = min(r[-1][0] for r in rows.values())
     if hi <= lo:
         out["note"] = "the trials never trained at the same time"
