@@ -328,7 +328,7 @@ def learn(
                 "seconds_to_target_less_capture": reached["seconds"] - capture if reached else None,
                 "steps_to_target": reached[M.AGENT_STEPS] if reached else None,
                 "trained_s": clock,
-                "agent_steps": t.agent_steps,
+                M.AGENT_STEPS: t.agent_steps,
                 "best_epoch_score": best if best > float("-inf") else None,
                 "build_s": build_s,
                 "kernel_compile_s": compile_s,
