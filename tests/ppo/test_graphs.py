@@ -136,6 +136,9 @@ def test_static_buffer_replays_train_exactly_like_eager(kw):
     steps = 2 if kw.get("double_buffer") else 1  # a graph per block of rows
     assert len(capture.calls) == steps + 2  # and the update's gradients and step
     assert graphed.graphs.capture_seconds > 0
+    # Adam was capturable for its capture only: checkpoints keep the optimizer as built.
+    groups = [g for opt in graphed.optimizers for g in opt.param_groups if "capturable" in g]
+    assert groups and not any(g["capturable"] for g in groups)
 
 
 def test_the_lstm_graphs_its_rollout_step_and_updates_eagerly_saying_why():

@@ -177,21 +177,15 @@ class CudaGraphs:
     def _capture_update(self, idx, adv, ret, cuts) -> bool:
         t = self.trainer
         inputs = _static((idx, adv, ret))
-        for opt in t.optimizers:  # Adam keeps its step count on the device when capturable
-            for group in opt.param_groups:
-                if "capturable" in group:
-                    group["capturable"] = True
         saved = _snapshot(t.policy, t.optimizers)
         start = time.perf_counter()
         try:
-            with self._quiet(), _side_stream(t.device), warnings.catch_warnings():
-                # torch warns that a capturable optimizer steps uncaptured: here, on purpose.
-                warnings.filterwarnings("ignore", "This instance was constructed with capturable")
+            with self._quiet(), _side_stream(t.device):
                 for _ in range(WARMUP):
                     self.grads_fn(*inputs, cuts)
                     self.apply_fn()
             pool = torch.cuda.graph_pool_handle() if self.capture is cuda_capture else None
-            with self._quiet():
+            with self._quiet(), _capturable(t.optimizers):
                 replay_grads, outputs = self.capture(lambda: self.grads_fn(*inputs, cuts), pool)
                 replay_step, _ = self.capture(self.apply_fn, pool)
             # After the captures (a CUDA capture runs nothing; a stand-in runs each call).
@@ -247,6 +241,21 @@ def _side_stream(device: torch.device):
     with torch.cuda.stream(stream):
         yield
     torch.cuda.current_stream(device).wait_stream(stream)
+
+
+@contextlib.contextmanager
+def _capturable(optimizers):
+    """Adam's ``capturable`` on while its step is captured (torch refuses a capture
+    without it), then back as it was: replays never read it, and a checkpoint keeps the
+    optimizer as configured (a capturable Adam refuses to step on a CPU)."""
+    flags = [(g, g["capturable"]) for o in optimizers for g in o.param_groups if "capturable" in g]
+    for group, _ in flags:
+        group["capturable"] = True
+    try:
+        yield
+    finally:
+        for group, flag in flags:
+            group["capturable"] = flag
 
 
 def _snapshot(policy, optimizers) -> tuple:
