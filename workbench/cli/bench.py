@@ -85,6 +85,25 @@ def bench_sweep_executors(args) -> None:
     sweep_executors.run(trials=args.trials, workers=args.workers)
 
 
+def bench_gpu(args) -> None:
+    if args.pack:
+        from workbench.bench import gpu_pack
+
+        gpu_pack.run(args.pack)
+        return
+    if args.budget <= 0:
+        raise ValueError(f"--budget must be > 0 seconds, got {args.budget:g} (default: 480)")
+    import torch
+
+    from workbench.bench import gpu
+
+    phases = gpu.check_phases([p for p in args.phases.split(",") if p])
+    if not torch.cuda.is_available():
+        print(gpu.no_device_line())
+        raise SystemExit(2)
+    gpu.run(budget=args.budget, phases=phases)
+
+
 def add_parsers(sub) -> None:
     """The ``bench`` subcommand and its own subcommands."""
     bench = sub.add_parser("bench", help="benchmarks: print a table, write JSON results")
@@ -168,3 +187,21 @@ def add_parsers(sub) -> None:
     be.add_argument("--trials", type=int, default=12, help="trials per executor")
     be.add_argument("--workers", type=int, default=2, help="workers for processes and ray")
     be.set_defaults(func=bench_sweep_executors)
+    gp = bench_sub.add_parser(
+        "gpu", help="the whole GPU check in 8 minutes (exit code 2 without a CUDA device)"
+    )
+    gp.add_argument(
+        "--budget", type=float, default=480.0, help="seconds for all phases (default: 480)"
+    )
+    gp.add_argument(
+        "--phases",
+        default="kernels,throughput,learn,trials",
+        help="comma-separated subset to run (a rerun of part of the check)",
+    )
+    gp.add_argument(
+        "--pack",
+        metavar="DIR",
+        default=None,
+        help="instead: download the wheels a GPU machine without a registry needs into DIR",
+    )
+    gp.set_defaults(func=bench_gpu)

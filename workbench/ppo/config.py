@@ -103,6 +103,8 @@ class TrainConfig:
     """bfloat16 autocast in the update's forward passes (meant for GPUs)"""
     compile_rollout: bool = False
     """torch.compile the rollout's policy step (meant for GPUs; slow first epoch)"""
+    cuda_graphs: bool = False
+    """CUDA graphs for the rollout step and the minibatch update (CUDA; off until measured)"""
     profile: bool = False
     """exact per-phase GPU timing: synchronize at every phase (slower; no effect on CPU)"""
     torch_threads: int = 0

@@ -31,6 +31,7 @@ from workbench.ppo.checkpoint import load_checkpoint, save_checkpoint
 from workbench.ppo.config import TrainConfig, activation_bytes
 from workbench.ppo.cy_rollout import record_step, sample_categorical
 from workbench.ppo.device import PhaseTimer, Staging
+from workbench.ppo.graphs import CudaGraphs
 from workbench.ppo.loss import discrete_ppo_loss, ppo_loss
 from workbench.ppo.policy import Policy
 
@@ -221,6 +222,7 @@ class Trainer:
         self._env_log: dict = {}
         self.wall_time = 0.0  # seconds trained, a loaded checkpoint's included
         self._clock_origin: float | None = None  # perf_counter at wall_time 0, while counting
+        self.graphs = CudaGraphs(self)  # replays sample_step and the update, or says why not
 
     @staticmethod
     def _split_halves(env) -> list[tuple[slice, tuple[int, int]]]:
@@ -326,7 +328,11 @@ class Trainer:
         timer.lap("copy")
         state = None if self.state is None else (self.state[0][rows], self.state[1][rows])
         fast = self._host_sample
-        out, value, state = self._policy_step(obs, state, joint=fast is not None)
+        if fast is None:
+            noise = [z[rows] for z in noise]
+            action, logp, value, state = self.graphs.act(rows, obs, state, noise)
+        else:
+            out, value, state = self._policy_step(obs, state, joint=True)
         if rows == ALL:
             self.state = state
         elif state is not None:
@@ -343,13 +349,19 @@ class Trainer:
             )
             timer.lap("forward")
             return
-        action, logp = pol.head.sample(out, pol.log_std, noise=[z[rows] for z in noise])
         timer.lap("forward")
         self.actions[rows, t] = action
         self.logprobs[rows, t] = logp
         self.values[rows, t] = value
         self._act_view[rows].copy_(action)
         timer.lap("copy")
+
+    def sample_step(self, obs, state, noise):
+        """The rollout step's math on the device: policy step and sampling from ``noise``
+        (these rows' draws) -> (action, logp, value, state). ``graphs`` replays it."""
+        out, value, state = self._policy_step(obs, state)
+        action, logp = self.policy.head.sample(out, self.policy.log_std, noise=noise)
+        return action, logp, value, state
 
     def _record(self, t: int, rows: slice) -> None:
         """Rewards and dones of step t for ``rows``; bootstrap truncated episodes and reset
@@ -438,7 +450,6 @@ class Trainer:
         cfg, dev = self.cfg, self.device
         n, horizon = self.rewards.shape
         mb_segs = cfg.minibatch_size // horizon
-        micro_segs = min(self.micro_batch // horizon, mb_segs)
         progress = min(1.0, self.agent_steps / cfg.total_steps)
         beta = cfg.prio_beta0 + (1.0 - cfg.prio_beta0) * progress
         lr = cfg.learning_rate * (1.0 - progress) if cfg.anneal_lr else cfg.learning_rate
@@ -467,25 +478,16 @@ class Trainer:
             mb_adv = adv[idx]
             mb_ret = mb_adv + values[idx]
             mb_adv = (mb_adv - mb_adv.mean()) / (mb_adv.std() + 1e-8) * imp[:, None]
-            for param in self._params:  # what zero_grad(set_to_none=True) does, minus its
-                param.grad = None  # per-optimizer Python overhead
             self.timer.lap("advantage")
-            loss_total = torch.zeros((), dtype=torch.float64, device=dev)
-            for lo in range(0, mb_segs, micro_segs):
-                part = slice(lo, min(lo + micro_segs, mb_segs))
-                fraction = (part.stop - part.start) / mb_segs
-                losses = self._loss(idx[part], mb_adv[part], mb_ret[part], fraction, cuts)
-                loss_total += losses[0]
-                stats += losses[1:] / updates
+            loss_total, mb_stats = self.graphs.grads(idx, mb_adv, mb_ret, cuts)
+            stats += mb_stats / updates
             # The minibatch's one read from the device: stop before a NaN reaches the weights.
             if not torch.isfinite(loss_total):
                 raise FloatingPointError(
                     f"loss is {float(loss_total)} at epoch {self.epoch}, minibatch {k}: lower "
                     f"learning_rate (now {cfg.learning_rate}) or max_grad_norm"
                 )
-            clip_grad_norm(self._params, cfg.max_grad_norm)
-            for opt in self.optimizers:
-                opt.step()
+            self.graphs.apply()
             self.timer.lap("optimizer")
         ret = self.advantages + values
         var = ret.var()
@@ -497,6 +499,29 @@ class Trainer:
         out["importance_beta"] = beta
         self.epoch += 1
         return out
+
+    def minibatch_grads(self, idx, adv, ret, cuts) -> tuple[torch.Tensor, torch.Tensor]:
+        """Gradients of one minibatch (segments ``idx``), micro-batch by micro-batch:
+        (loss, statistics in ``STAT_KEYS`` order), float64 on the device."""
+        for param in self._params:  # what zero_grad(set_to_none=True) does, minus its
+            param.grad = None  # per-optimizer Python overhead
+        mb_segs = idx.shape[0]
+        micro_segs = min(self.micro_batch // self.cfg.bptt_horizon, mb_segs)
+        loss_total = torch.zeros((), dtype=torch.float64, device=self.device)
+        stats = torch.zeros(len(STAT_KEYS), dtype=torch.float64, device=self.device)
+        for lo in range(0, mb_segs, micro_segs):
+            part = slice(lo, min(lo + micro_segs, mb_segs))
+            fraction = (part.stop - part.start) / mb_segs
+            losses = self._loss(idx[part], adv[part], ret[part], fraction, cuts)
+            loss_total += losses[0]
+            stats += losses[1:]
+        return loss_total, stats
+
+    def apply_grads(self) -> None:
+        """Clip the gradient norm and step every optimizer."""
+        clip_grad_norm(self._params, self.cfg.max_grad_norm)
+        for opt in self.optimizers:
+            opt.step()
 
     def _loss(self, idx, adv, ret, fraction, cuts) -> torch.Tensor:
         """Backward one micro-batch, its loss scaled so micro-batches sum to the minibatch.
