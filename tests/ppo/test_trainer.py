@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from workbench.ppo.config import make_config
-from workbench.ppo.trainer import Trainer, clip_grad_norm, evaluate
+from workbench.ppo.episodes import evaluate
+from workbench.ppo.trainer import Trainer, clip_grad_norm
 
 
 def trainer(env="bandit", **kw):

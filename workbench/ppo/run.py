@@ -19,7 +19,8 @@ from workbench import metrics as M
 from workbench.exits import EXIT_REASON, StopAtExit
 from workbench.ppo.checkpoint import load_checkpoint
 from workbench.ppo.config import TrainConfig, make_config
-from workbench.ppo.trainer import Trainer, evaluate
+from workbench.ppo.episodes import evaluate
+from workbench.ppo.trainer import Trainer
 from workbench.store import RunStore
 
 #: ``on_log(run_id, row)``: called on the training thread with each metric row (or a list
