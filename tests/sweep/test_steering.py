@@ -1,6 +1,7 @@
 """Steering a sweep: edit its space, queue trials, reseed the best, stop one trial, pause,
 extend, warm-start; requests from another process; resume after kill -9 loses nothing."""
 
+import os
 import subprocess
 import sys
 import time
@@ -166,3 +167,29 @@ def test_warm_start_fits_the_models_before_the_first_suggestion(tmp_path):
     with pytest.raises(DefinitionError, match="same env"):
         other = {**SMALL, "env": "memory", "space": {"learning_rate": SPACE["learning_rate"]}}
         workbench.sweep(other, store=db, trials=1, warm_start=[first.id], background=False)
+
+
+def test_repeats_rerun_each_new_front_config_on_more_seeds(tmp_path):
+    h = workbench.sweep({**SMALL, "repeats": 2}, store=tmp_path / "wb.db", background=False)
+    runs = h.results()
+    assert len(runs) == 3
+    first = runs.iloc[0]  # the first config to finish is on the front: it ran again
+    twins = runs[runs["learning_rate"] == first["learning_rate"]]
+    assert len(twins) == 2 and sorted(twins["seed"]) == [0, 1]
+    tags = RunStore(tmp_path / "wb.db").run(twins.iloc[1]["run_id"])["tags"]
+    assert "origin:repeat" in tags
+
+
+def test_a_zombie_process_is_not_counted_alive():
+    from workbench.store.reaping import pid_alive
+
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    deadline = time.time() + 30
+    while time.time() < deadline:  # exited, not yet collected: a zombie
+        with open(f"/proc/{child.pid}/stat") as f:
+            if f.read().rsplit(")", 1)[-1].split()[0] == "Z":
+                break
+        time.sleep(0.05)
+    assert not pid_alive(child.pid)
+    child.wait()
+    assert not pid_alive(child.pid) and pid_alive(os.getpid())
