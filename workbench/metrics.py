@@ -136,6 +136,16 @@ def objective(summary_or_row: dict, name: str):
     return summary_or_row.get(name)
 
 
+# Outcomes with known bounds: a prediction outside them is impossible, so it is shown within.
+BOUNDS = {PERF: (0.0, 1.0)}
+
+
+def bounds(name: str) -> tuple[float, float] | None:
+    """The (low, high) an objective cannot leave (``perf``, ``env/perf``, ``eval/perf``...),
+    or None when it has none."""
+    return BOUNDS.get(name.rsplit("/", 1)[-1])
+
+
 def check_cost(name: str) -> str:
     if name not in COST_AXES:
         raise ValueError(f"cost must be one of {', '.join(COST_AXES)}, got {name!r}")

@@ -220,14 +220,17 @@ def test_a_cap_on_one_suggestion_holds_and_one_nothing_fits_uses_nothing_up(hist
 
 def test_result_tables(history):
     sw, obs = history
-    front = sw.front()
+    front = sw.front(conservative=True)  # the noise-filtered front, a line of its own
     assert list(front.columns) == ["cost", "score", *RL_SPACE]
     assert len(front) >= 3 and front["cost"].is_monotonic_increasing
     assert front["score"].is_monotonic_increasing  # higher cost must buy a higher score
-    raw = sw.front(conservative=False)
-    assert len(raw) >= len(front) and set(front["cost"]) <= set(raw["cost"])
+    observed = sw.front()  # the observed front: the best result at each cost
+    assert len(observed) >= len(front) and set(front["cost"]) <= set(observed["cost"])
     ok = obs[~obs["failed"]]
-    assert front["score"].max() == pytest.approx(ok["score"].max())
+    assert observed["score"].max() == pytest.approx(ok["score"].max())
+    for row in ok.itertuples():  # nothing observed beats the observed front at its cost
+        at = observed[observed["cost"] <= row.cost]
+        assert len(at) and at["score"].max() >= row.score - 1e-9
     pred = sw.predicted_front(n=20)
     assert list(pred.columns) == ["cost", "score_mean", "score_lo", "score_hi"]
     assert 10 <= len(pred) <= 20 and pred["score_mean"].is_monotonic_increasing
@@ -266,3 +269,24 @@ def test_replay_accepts_records():
     assert obs["x"].tolist() == [0.5, 0.25] and obs["error"].isna().tolist() == [True, False]
     assert obs["error"].iloc[1] == "boom"
     assert isinstance(obs, pd.DataFrame)
+
+
+def test_predictions_of_a_bounded_metric_stay_within_its_bounds():
+    space = {
+        "x": {"kind": "linear", "min": 0, "max": 1},
+        "y": {"kind": "linear", "min": 0, "max": 1},
+    }
+    rng = np.random.default_rng(0)
+    bounded, free = Sweeper(space, seed=0, score_bounds=(0.0, 1.0)), Sweeper(space, seed=0)
+    for _ in range(25):  # scores pressed against 1, noisy: a free model predicts past it
+        p = {"x": float(rng.random()), "y": float(rng.random())}
+        score = min(1.0, 0.9 + 0.1 * p["x"] + 0.03 * rng.standard_normal())
+        for sw in (bounded, free):
+            sw.observe(p, score, 1.0 + 10 * p["y"])
+    pred, raw = bounded.predicted_front(30), free.predicted_front(30)
+    assert raw["score_hi"].max() > 1.0  # the test bites: unbounded, the band leaves [0, 1]
+    assert pred["score_hi"].max() <= 1.0 and pred["score_lo"].min() >= 0.0
+    one = bounded.predict({"x": 1.0, "y": 0.5})
+    assert 0.0 <= one["score_lo"] <= one["score"] <= one["score_hi"] <= 1.0
+    with pytest.raises(ValueError, match="score_bounds"):
+        Sweeper(space, score_bounds=(1.0, 0.0))

@@ -382,6 +382,7 @@ def build_sweeper(d: SweepDefinition, n_suggested: int = 0):
         d.space,
         constraints,
         length=d.length,
+        score_bounds=M.bounds(d.metric),
         seed=d.seed,
         max_cost=d.max_cost,
         fixed=fixed,

@@ -124,6 +124,7 @@ class Sweeper:
         stop_min_fraction: float = 0.25,
         score_warp: str = "robust",
         length: str | None = None,
+        score_bounds: tuple[float, float] | None = None,
     ):
         self.space = space if isinstance(space, Space) else Space(space)
         self.fixed = dict(fixed or {})
@@ -146,6 +147,11 @@ class Sweeper:
             min_finished=stop_min_finished,
             min_fraction=stop_min_fraction,
         )
+        if score_bounds is not None and not score_bounds[0] < score_bounds[1]:
+            raise ValueError(
+                f"score_bounds must be (low, high) with low < high, got {score_bounds}"
+            )
+        self.score_bounds = score_bounds
         self.length = length if length in self.space.names else None
         self._length_index = None if self.length is None else self.space.names.index(length)
         self._rows: list[dict] = []
@@ -481,9 +487,11 @@ class Sweeper:
         slope = np.ptp(np.quantile(s, q)) / max(np.ptp(np.quantile(z, q)), 1e-12)
         return float(model.gp.noise_std * slope)
 
-    def front(self, conservative: bool = True):
+    def front(self, conservative: bool = False):
         """The observed front: cost, score (means over repeats), one column per parameter,
-        sorted by cost. ``conservative`` (see ``pareto``) drops noise-level improvements."""
+        sorted by cost: the best result observed at each cost, so it always holds the best
+        observation. ``conservative=True`` gives a different line, the noise-filtered front
+        (see ``pareto``), which drops improvements within the noise."""
         import pandas as pd
 
         cols = ["cost", "score", *self.space.names]
@@ -542,7 +550,7 @@ class Sweeper:
         if self.max_cost:
             top = math.log(self.max_cost)
         grid = np.exp(np.linspace(min(lc.min(), mu_lc.min(initial=np.inf)), top, n))
-        m, l, h = _predicted_front(grid, np.exp(mu_lc), mean, lo, hi)
+        m, l, h = (self._bounded(v) for v in _predicted_front(grid, np.exp(mu_lc), mean, lo, hi))
         df = pd.DataFrame({"cost": grid, "score_mean": m, "score_lo": l, "score_hi": h})
         return df.dropna().reset_index(drop=True)
 
@@ -554,7 +562,7 @@ class Sweeper:
         X = self._unit(self._params(params))[None]
         with surrogates.one_blas_thread():
             models = self._fit()
-            mean, lo, hi = models["score"].predict_score(X, k=k)
+            mean, lo, hi = (self._bounded(v) for v in models["score"].predict_score(X, k=k))
             mu, _ = models["cost"].predict(X)
             p = models["success"].predict(X)
         return {
@@ -565,6 +573,13 @@ class Sweeper:
             "cost": float(math.exp(mu[0])),
             "p_success": float(p[0]),
         }
+
+    def _bounded(self, values):
+        """Predictions clipped to ``score_bounds``: a bounded metric is never shown past its
+        bounds (the mean and both ends of the band are clipped; the model is unchanged)."""
+        if self.score_bounds is None:
+            return values
+        return np.clip(values, *self.score_bounds)
 
     def should_stop(self, score, cost, target_cost=None) -> tuple[bool, str]:
         """Whether a running trial now at (score, cost) is far below finished runs at that cost."""
