@@ -399,9 +399,9 @@ def env_overrides(env: str) -> dict[str, Any]:
     return facts(env).overrides()
 
 
-def read_config_file(path) -> dict[str, Any]:
-    """Overrides from a TOML file with ``[train]`` and ``[env]`` tables (as written by
-    :func:`config_toml`, or an env folder's ``env.toml``)."""
+def read_toml(path, error: type[Exception], missing: str) -> dict:
+    """The tables of the TOML file at ``path``; ``missing`` (FileNotFoundError) when there is
+    none, ``error`` naming the file and line when it does not parse."""
     import sys
     from pathlib import Path
 
@@ -412,11 +412,17 @@ def read_config_file(path) -> dict[str, Any]:
 
     path = Path(path)
     if not path.exists():
-        raise FileNotFoundError(f"no config file at {str(path)!r}")
+        raise FileNotFoundError(f"no {missing} at {str(path)!r}")
     try:
-        data = tomllib.loads(path.read_text())
+        return tomllib.loads(path.read_text())
     except tomllib.TOMLDecodeError as e:
-        raise ConfigError(f"{path}: {e}") from None
+        raise error(f"{path}: {e}") from None
+
+
+def read_config_file(path) -> dict[str, Any]:
+    """Overrides from a TOML file with ``[train]`` and ``[env]`` tables (as written by
+    :func:`config_toml`, or an env folder's ``env.toml``)."""
+    data = read_toml(path, ConfigError, "config file")
     unknown = sorted(set(data) - {"train", "env"})
     if unknown:
         raise ConfigError(f"{path}: unknown table [{unknown[0]}]; a config file has [train], [env]")

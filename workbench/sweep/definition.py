@@ -44,9 +44,9 @@ from pathlib import Path
 from workbench import metrics as M
 
 if sys.version_info >= (3, 11):
-    import tomllib
+    pass
 else:  # pragma: no cover
-    import tomli as tomllib
+    pass
 
 TOP_KEYS = {
     "name",
@@ -185,14 +185,13 @@ def load(source, **overrides) -> SweepDefinition:
     elif isinstance(source, dict):
         data, where = dict(source), None
     else:
-        path = Path(source)
-        if not path.exists():
-            raise DefinitionError(f"no sweep definition at {str(path)!r}")
+        from workbench.ppo.config import read_toml
+
         try:
-            data = tomllib.loads(path.read_text())
-        except tomllib.TOMLDecodeError as e:
-            raise DefinitionError(f"{path}: {e}") from None
-        where = str(path)
+            data = read_toml(source, DefinitionError, "sweep definition")
+        except FileNotFoundError as e:
+            raise DefinitionError(str(e)) from None
+        where = str(source)
     prefix = f"{where}: " if where else ""
     try:
         definition = _build(data, where, overrides)
