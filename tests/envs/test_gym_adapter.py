@@ -146,7 +146,7 @@ def test_unknown_id_suggests_close_ones():
 def test_bad_adapter_parameters():
     with pytest.raises(ValueError, match=r"perf must be \(\) or \(low, high\)"):
         workbench.make("gym:CartPole-v1", perf=(5, 1))
-    with pytest.raises(ValueError, match=r"'vectorization' must be one of 'sync', 'async'"):
+    with pytest.raises(ValueError, match=r"'vectorization' must be one of 'auto', 'vector'"):
         workbench.make("gym:CartPole-v1", vectorization="threads")
 
 
@@ -165,3 +165,36 @@ def test_cartpole_learns_through_the_adapter(tmp_path):
         "gym:CartPole-v1", store=tmp_path / "wb.db", total_steps=80_000, eval_episodes=16
     )
     assert run.summary["eval/episode_return"] >= 400
+
+
+def _trajectory(vectorization, steps=400, **env_kwargs):
+    env = workbench.make(
+        "gym:CartPole-v1", num_envs=8, seed=3, vectorization=vectorization, env_kwargs=env_kwargs
+    )
+    rng = np.random.default_rng(0)
+    out = [env.observations.copy()]
+    for _ in range(steps):
+        obs, rewards, terminals, truncations, _ = env.step(rng.integers(0, 2, 8))
+        final = np.where(truncations[:, None], env.final_observations, 0)
+        out.append([x.copy() for x in (obs, rewards, terminals, truncations, final)])
+    return env, out, env.log()
+
+
+@pytest.mark.parametrize("limit", [500, 20])
+def test_vector_entry_point_matches_the_sync_path_under_a_seed(limit):
+    vec, a, log_a = _trajectory("auto", max_episode_steps=limit)
+    sync, b, log_b = _trajectory("sync", max_episode_steps=limit)
+    assert vec.vectorization == "vector" and sync.vectorization == "sync"
+    assert np.array_equal(a[0], b[0])
+    for x, y in zip(a[1:], b[1:], strict=True):
+        assert all(np.array_equal(u, v) for u, v in zip(x, y, strict=True))
+    ended = sum(int(s[2].sum() + s[3].sum()) for s in a[1:])
+    assert ended > 50 and log_a == log_b
+    if limit == 20:  # truncations happened, with final observations kept
+        assert sum(int(s[3].sum()) for s in a[1:]) > 0
+
+
+def test_vector_entry_point_refused_where_there_is_none():
+    with pytest.raises(ValueError, match=r"no vector entry point for 'Pendulum-v1'.*'sync'"):
+        workbench.make("gym:Pendulum-v1", vectorization="vector")
+    assert workbench.make("gym:Pendulum-v1").vectorization == "sync"

@@ -104,6 +104,20 @@ def bench_gpu(args) -> None:
     gpu.run(budget=args.budget, phases=phases)
 
 
+def bench_interop(args) -> None:
+    from workbench.bench import interop
+
+    parts = tuple(p for p in args.parts.split(",") if p)
+    bad = [p for p in parts if p not in interop.PARTS]
+    if bad or not parts:
+        raise ValueError(
+            f"--parts must be a comma-separated subset of {', '.join(interop.PARTS)}, "
+            f"got {args.parts!r}"
+        )
+    seeds = tuple(int(s) for s in args.seeds.split(","))
+    interop.run(parts=parts, seeds=seeds, seconds=args.seconds)
+
+
 def add_parsers(sub) -> None:
     """The ``bench`` subcommand and its own subcommands."""
     bench = sub.add_parser("bench", help="benchmarks: print a table, write JSON results")
@@ -205,3 +219,12 @@ def add_parsers(sub) -> None:
         help="instead: download the wheels a GPU machine without a registry needs into DIR",
     )
     gp.set_defaults(func=bench_gpu)
+    io = bench_sub.add_parser(
+        "interop", help="our envs in SB3, SB3 RL-Zoo PPO vs ours, make_gymnasium overhead"
+    )
+    io.add_argument(
+        "--parts", default="overhead,cartpole,breakout", help="comma-separated subset to run"
+    )
+    io.add_argument("--seeds", default="0,1,2", help="comma-separated seeds (CartPole median)")
+    io.add_argument("--seconds", type=float, default=60.0, help="Breakout wall-clock per trainer")
+    io.set_defaults(func=bench_interop)

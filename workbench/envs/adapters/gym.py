@@ -1,10 +1,13 @@
 """Gymnasium adapter: any registered Gymnasium env in the workbench buffer contract.
 
 ``make("gym:CartPole-v1", num_envs=64)`` or ``make(factory, num_envs=64)`` (a callable
-returning a ``gymnasium.Env``). Copies are stepped by Gymnasium's own vector env
-(``SyncVectorEnv``, or ``AsyncVectorEnv`` with ``vectorization="async"``) in same-step
-autoreset mode: after an episode ends, the returned observation already starts the next
-one, ``terminals``/``truncations`` say which way it ended, and for truncations the last
+returning a ``gymnasium.Env``). Copies are stepped by Gymnasium's own vector env: the
+env's numpy-vectorized vector entry point where Gymnasium registers one and it can be
+translated exactly (``vectorization="auto"``, the default; see
+:mod:`workbench.envs.adapters.gym_vector`), else ``SyncVectorEnv`` (or ``AsyncVectorEnv``
+with ``vectorization="async"``). Every path has same-step autoreset semantics: after an
+episode ends, the returned observation already starts the next one,
+``terminals``/``truncations`` say which way it ended, and for truncations the last
 observation is kept in ``final_observations`` so a trainer can bootstrap from it.
 
 Observation layout: Box observations keep their shape (float32, or their own integer
@@ -26,6 +29,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
+from workbench.envs.adapters.gym_vector import vector_entry_point
 from workbench.envs.base import LOG_KEYS, VecEnv, log_row
 from workbench.envs.registry import Param
 
@@ -140,8 +144,22 @@ class _GymCore:
         e._ret += e.rewards
         e._len += 1
         done = np.flatnonzero(term | trunc)
-        if done.size:
+        if not done.size:
+            return
+        if not e.resets_on_next_step:
             e._end_episodes(done, trunc, infos)
+            return
+        # Next-step autoreset made same-step: the returned rows are the final observations
+        # and ``infos`` the final infos; reset the finished copies now (cancelling the
+        # next step's reset) and put their first observations in place.
+        trunc_rows = done[e.truncations[done]]
+        e.final_observations[trunc_rows] = e.observations[trunc_rows]
+        e._end_episodes(done, trunc, {"final_info": infos})
+        mask = np.zeros(e.num_agents, dtype=bool)
+        mask[done] = True
+        first, _ = e.venv.reset(options={"reset_mask": mask})
+        e._write_obs(first, e._scratch)
+        e.observations[done] = e._scratch[done]
 
 
 class GymnasiumEnv(VecEnv):
@@ -151,7 +169,13 @@ class GymnasiumEnv(VecEnv):
     can_truncate = True
     PARAMS = {
         "env_kwargs": Param({}, dict, "keyword arguments for gymnasium.make / the factory"),
-        "vectorization": Param("sync", str, "Gymnasium vector env", choices=("sync", "async")),
+        "vectorization": Param(
+            "auto",
+            str,
+            "Gymnasium vector env: auto (the vector entry point where exact, else sync), "
+            "vector (the vector entry point, or an error), sync, async",
+            choices=("auto", "vector", "sync", "async"),
+        ),
         "score_key": Param("", str, "final-info key holding the episode score ('' = return)"),
         "perf": Param((), tuple, "(low, high): perf = (score - low) / (high - low), clipped"),
     }
@@ -165,13 +189,33 @@ class GymnasiumEnv(VecEnv):
         seed=0,
         log_interval=128,
         env_kwargs=None,
-        vectorization="sync",
+        vectorization="auto",
         score_key="",
         perf=(),
     ):
-        factory = self._factory(env_id_or_factory, dict(env_kwargs or {}))
-        cls = gym.vector.SyncVectorEnv if vectorization == "sync" else gym.vector.AsyncVectorEnv
-        self.venv = cls([factory] * num_envs, autoreset_mode=gym.vector.AutoresetMode.SAME_STEP)
+        kwargs = dict(env_kwargs or {})
+        factory = self._factory(env_id_or_factory, kwargs)
+        self.venv = None
+        if vectorization in ("auto", "vector"):
+            if callable(env_id_or_factory):
+                why = "a factory has no vector entry point"
+            else:
+                self.venv, why = vector_entry_point(env_id_or_factory, num_envs, kwargs)
+            if self.venv is None and vectorization == "vector":
+                raise ValueError(
+                    f"vectorization='vector' is not possible: {why}; use vectorization='sync'"
+                )
+        #: Which vector env steps the copies: "vector" (the entry point), "sync" or "async".
+        self.vectorization = "async" if vectorization == "async" else "sync"
+        if self.venv is not None:
+            self.vectorization = "vector"
+        else:
+            vector = gym.vector
+            cls = vector.AsyncVectorEnv if vectorization == "async" else vector.SyncVectorEnv
+            self.venv = cls([factory] * num_envs, autoreset_mode=gym.vector.AutoresetMode.SAME_STEP)
+        mode = self.venv.metadata.get("autoreset_mode")
+        #: True when the copies auto-reset on the next step and are reset early here instead.
+        self.resets_on_next_step = mode == gym.vector.AutoresetMode.NEXT_STEP
         obs_space = self.venv.single_observation_space
         act_space = self.venv.single_action_space
         self.source_observation_space = obs_space
@@ -194,6 +238,7 @@ class GymnasiumEnv(VecEnv):
         self.perf_range = tuple(perf)
         self._ret = np.zeros(num_envs, dtype=np.float64)
         self._len = np.zeros(num_envs, dtype=np.int64)
+        self._scratch = np.zeros_like(self.observations)  # reset rows of next-step envs
         self._core = _GymCore(self)
         self._core.reset(seed)
 
@@ -261,8 +306,15 @@ class GymnasiumEnv(VecEnv):
     def render(self, index: int = 0) -> np.ndarray:
         """The frame of copy ``index``; needs ``env_kwargs={"render_mode": "rgb_array"}``."""
         self._check_render_index(index)
+        if self.vectorization == "vector":
+            if self.venv.render_mode != "rgb_array":
+                raise RuntimeError(
+                    f"{self.name} was made with render_mode={self.venv.render_mode!r}: pass "
+                    "env_kwargs={'render_mode': 'rgb_array'} to render it"
+                )
+            return np.asarray(self.venv.render()[index], dtype=np.uint8)
         if not isinstance(self.venv, gym.vector.SyncVectorEnv):
-            raise RuntimeError("render needs vectorization='sync'")
+            raise RuntimeError("render needs vectorization='sync' or 'vector'")
         sub = self.venv.envs[index]
         if sub.render_mode != "rgb_array":
             raise RuntimeError(
