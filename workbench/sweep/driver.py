@@ -108,6 +108,7 @@ def _start(handle: SweepHandle, on_trial, background: bool) -> None:
 
 def restart(handle: SweepHandle, on_trial=None) -> SweepHandle:
     """Run an ended sweep again in the background from where it stood (``extend``)."""
+    handle.store.reap_dead()  # a writer: its dead trials are marked (and re-run) first
     fresh = recorded(handle.id, handle.store)
     handle.store.claim_sweep(handle.id)
     handle.adopt(fresh)
