@@ -46,9 +46,14 @@ def clock(seconds: float) -> str:
 
 
 def number(x, digits: int = 3) -> str:
-    """A figure with ``digits`` significant digits, ``-`` when missing."""
+    """A figure with ``digits`` significant digits (a whole number in full, so 1024 never
+    reads 1.02e+03), ``-`` when missing."""
     if x is None or x != x:
         return "-"
+    if isinstance(x, bool):
+        return str(x)
+    if isinstance(x, int) or (isinstance(x, float) and x.is_integer() and abs(x) < 1e15):
+        return f"{int(x):d}"
     return f"{x:.{digits}g}"
 
 

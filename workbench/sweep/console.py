@@ -84,8 +84,9 @@ class SweepConsole:
         d = self.h.definition
         names = list(d.space)[:6]
         table = Table(box=None, pad_edge=False, header_style="bold")
-        for col in ("#", "run", "status", d.metric, d.cost, *names, "why"):
-            table.add_column(col, overflow="fold")
+        for col in ("#", "run", "status", d.metric, d.cost, *names):
+            table.add_column(col, no_wrap=True)  # an id or a figure reads on one line
+        table.add_column("why", overflow="fold")  # in full, folded when long
         for r in self.h.trials[-SHOWN_TRIALS:]:
             if "index" not in r:  # trials of an earlier session of a resumed sweep
                 continue
@@ -96,7 +97,7 @@ class SweepConsole:
                 number(r["score"], 4),
                 number(r["cost"], 4),
                 *(number(r["params"].get(k), 3) for k in names),
-                (r.get("reason") or r.get("error") or "")[:40],
+                r.get("reason") or r.get("error") or "",
             )
         return table
 
@@ -130,7 +131,7 @@ class SweepConsole:
 
     def _next(self) -> Text | None:
         guess = getattr(self.h, "next_prediction", None)
-        if not guess:
+        if not guess or self.h.done:  # an ended sweep suggests nothing more
             return None
         return Text(
             f"next suggestion: predicted {self.h.definition.metric} {number(guess['score'], 3)}"
