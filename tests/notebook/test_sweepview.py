@@ -320,3 +320,20 @@ def test_parallel_coordinates_send_whole_dimensions_and_whole_number_ticks():
     epochs = fig.data[0].dimensions[1]
     assert list(epochs.tickvals) == [1, 2, 3, 4] and list(epochs.range) == [1, 4]
     assert list(fig.data[0].line.color) == [1, 2, 3]
+
+
+def test_a_steered_sweep_keeps_drawing(tmp_path):
+    # A pinned parameter leaves the space: a view opened before the edit keeps its columns,
+    # one opened after draws the new space; neither raises while refreshing.
+    handle = workbench.sweep(
+        {**BANDIT, "budget": {"trials": 2}}, store=tmp_path / "wb.db", background=False
+    )
+    before = SweepView(handle, autostart=False)
+    handle.edit(space={"learning_rate": 0.01})
+    handle.extend(trials=1).wait(300)
+    assert handle.definition.space.keys() == {"total_steps"}
+    before.refresh(force=True)
+    after = SweepView(handle.id, store=handle.store.path, autostart=False)
+    after.refresh(force=True)
+    assert len(trace(after, "curve").x) >= len(trace(before, "curve").x) > 0
+    assert "Error" not in before.status.value and "Error" not in after.status.value

@@ -444,7 +444,11 @@ class SweepView:
         if key == self._results_key:
             return
         self._results_key = key
-        results = self.handle.results()
+        from workbench.sweep.driver import trial_table
+
+        # the view's own definition: a steered sweep's edits (a pinned parameter leaving
+        # the space) must not change the columns under the charts it already drew
+        results = trial_table(self.store, self.id, self.d)
         update_parcoords(self.parcoords_fig, results, self.d.space, self.d.metric)
         self._update_best(results)
 
@@ -459,7 +463,7 @@ class SweepView:
         return value
 
     def _update_best(self, results: pd.DataFrame | None = None) -> None:
-        from workbench.sweep.driver import best_trial
+        from workbench.sweep.driver import best_trial, trial_table
 
         try:
             cap = self._cap_value()
@@ -468,7 +472,9 @@ class SweepView:
                 f"<span style='color:#b00020'>not a number: {html.escape(self.cap.value)}</span>"
             )
             return
-        best = best_trial(results if results is not None else self.handle.results(), cap)
+        if results is None:
+            results = trial_table(self.store, self.id, self.d)
+        best = best_trial(results, cap, self.d.space)
         if best is None:
             self.best_label.value = "<i>no finished trial" + (" under this cap" if cap else "")
             self.best_label.value += " yet</i>"
