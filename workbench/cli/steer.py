@@ -255,8 +255,14 @@ def compare(args) -> None:
     both = [f for f in fronts.values() if len(f)]
     if not both:
         raise CommandError("neither sweep has a finished trial")
+    from workbench import metrics as M
+
     top = max(math.log(f["cost"].max()) for f in both) + 0.1
-    low = min(f["score"].min() for f in both)
+    lowest = min(f["score"].min() for f in both)
+    spread = max(f["score"].max() for f in both) - lowest
+    # the metric's own floor when it has one (perf: 0), else a little under the worst point
+    bounds = M.bounds(a.definition.metric)
+    low = bounds[0] if bounds else lowest - 0.05 * (spread or abs(lowest) or 1.0)
     d = a.definition
     print(f"{d.metric} against {d.cost}; hypervolume of (log {d.cost}, {d.metric}) over the")
     print(f"reference point (log {d.cost} {top:.3g}, {d.metric} {low:.4g}), shared by both")
