@@ -100,20 +100,22 @@ def test_enqueue_runs_next_with_its_params_and_reseed_groups_seeds(tmp_path):
     last = h.results().iloc[-1]
     assert {k: last[k] for k in wanted} == pytest.approx(wanted)
     assert h.status == "finished" and len(h.results()) == 4
-    # reseed the best config on 2 fresh seeds: grouped in configs() and best()
+    # reseed the best config on 2 fresh seeds: grouped in configs() and best(); a
+    # parameter pinned since keeps the config's own value
+    best = h.best()
+    other = next(g for g in SPACE["gamma"]["values"] if g != best["gamma"])
+    h.edit(space={"gamma": other})
     h.reseed(k=1, seeds=2)
     h.extend(trials=2).wait(300)
-    runs = h.results()
+    runs = RunStore(db).runs(sweep=h.id)
     assert len(runs) == 6
+    again = runs.iloc[-2:]
+    assert set(again["gamma"]) == {best["gamma"]} and sorted(again["seed"]) == [1, 2]
+    assert set(again["learning_rate"]) == {best["learning_rate"]}
     top = h.configs().sort_values("seeds").iloc[-1]
-    assert top["seeds"] == 3 and sorted(runs.loc[runs.run_id.isin(top.run_ids), "seed"]) == [
-        0,
-        1,
-        2,
-    ]
-    assert h.best()["seeds"] == 3
+    assert top["seeds"] == 3 and h.best()["seeds"] == 3
     kinds = h.history()["kind"].tolist()
-    assert kinds == ["enqueue", "extend", "reseed", "extend"]
+    assert kinds == ["enqueue", "extend", "edit", "reseed", "extend"]
 
 
 def test_stop_trial_pause_and_resume(tmp_path):

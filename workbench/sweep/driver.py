@@ -422,16 +422,24 @@ class _Driver:
             self.h.queue += trials
             payload = {**payload, "trials": [t.to_dict() for t in trials]}
         elif kind == "reseed":
-            configs = best_of_front(self.h.results(), list(self.d.space), payload["k"])
-            if not configs:
+            runs = best_of_front(self.h.results(), list(self.d.space), payload["k"])
+            if not runs:
                 raise ValueError("reseed: no finished trial yet")
             trials = []
-            for c, params in enumerate(configs):
+            for c, params in enumerate(self._config_of(run) for run in runs):
                 for i, s in enumerate(self._fresh(params, payload["seeds"])):
                     trials.append(Queued(params, s, "reseed", f"{seq}.{c}.{i}"))
             self.h.queue += trials
             payload = {**payload, "trials": [t.to_dict() for t in trials]}
         return payload
+
+    def _config_of(self, run_id: str) -> dict:
+        """The parameters a trial ran with: every one swept now or when the sweep began
+        (a parameter pinned since keeps the trial's own value), so a reseed reruns it."""
+        record = self.h.store.run(run_id)["config"]
+        first = load_recorded(self.h.store.sweep(self.h.id)["definition"])
+        values = {**record, **record.get("env_params", {})}
+        return {n: values[n] for n in {**first.space, **self.d.space} if n in values}
 
     def _fresh(self, params: dict, n: int) -> list[int]:
         base = int(self.d.fixed().get("seed", 0))

@@ -76,9 +76,9 @@ def fresh_seeds(results: pd.DataFrame, names, params: dict, n: int, base: int) -
     return out
 
 
-def best_of_front(results: pd.DataFrame, names, k: int) -> list[dict]:
+def best_of_front(results: pd.DataFrame, names, k: int) -> list[str]:
     """The ``k`` best configs on the observed front of finished trials (configs grouped
-    over seeds, at their mean score and cost), best first, as parameter dicts."""
+    over seeds, at their mean score and cost), best first, as one run id of each."""
     from workbench.sweep.pareto import pareto_mask
 
     configs = group_configs(results, names)
@@ -86,4 +86,4 @@ def best_of_front(results: pd.DataFrame, names, k: int) -> list[dict]:
         return []
     front = configs[pareto_mask(configs["cost"], configs["score"])]
     ranked = front.sort_values("score", ascending=False)
-    return [{n: r[n] for n in names} for r in ranked.head(k).to_dict("records")]
+    return [r["run_ids"][0] for r in ranked.head(k).to_dict("records")]
