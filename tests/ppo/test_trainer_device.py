@@ -247,7 +247,7 @@ def test_a_stop_mid_rollout_leaves_no_env_step_running():
             r"env_threads=3 with double_buffer .* needs 6 env copies.*env_threads <= 2",
         ),
         (dict(env_params={"slices": 2}), r"set env_threads as a training field"),
-        (dict(env="gym:CartPole-v1", double_buffer=True), r"not supported by adapters"),
+        (dict(env="gym:CartPole-v1", double_buffer=True), r"steps all its copies in one piece"),
     ],
 )
 def test_bad_thread_configs_name_the_fix(overrides, pattern):
