@@ -73,7 +73,7 @@ def test_a_tiny_real_sweep_records_trials_prunes_and_survives_a_failure(tmp_path
     assert handle.status == "finished" and len(seen) == 8
     assert handle.ended_because == "budget of 8 trials spent"
     runs = RunStore(db).runs(sweep=handle.id)
-    assert len(runs) == 8 and set(runs["tags"].map(tuple)) == {("sweep:tiny",)}
+    assert len(runs) == 8 and set(runs["tags"].map(tuple)) == {("sweep:tiny", "origin:suggested")}
     statuses = [r["status"] for r in seen]
     assert statuses[0] == "failed" and "finished" in statuses and "pruned" in statuses
     assert seen[0]["params"]["bomb"] == 1 and "injected failure" in seen[0]["error"]
@@ -144,10 +144,12 @@ def test_with_wall_clock_cost_no_trial_starts_that_cannot_end_in_the_time_left(t
     left = 0.05
     cheapest = first.results().query("status == 'finished'")["cost"].min()
     assert cheapest > 4 * left  # each run takes far longer than the budget below
-    # Resumed with a twentieth of a second: the engine knows no run fits, so none starts
-    # (with no time cap one would, to be stopped at the deadline and recorded).
+    # Resumed with a twentieth of a second left (the time budget goes on from what was
+    # spent): the engine knows no run fits, so none starts (with no time cap one would, to
+    # be stopped at the deadline and recorded).
+    spent = RunStore(db).sweep(first.id)["spent_s"]
     again = workbench.sweep(
-        None, resume=first.id, trials=10, hours=left / 3600, store=db, background=False
+        None, resume=first.id, trials=10, hours=(spent + left) / 3600, store=db, background=False
     )
     assert again.status == "finished"
     assert again.ended_because.startswith("no run is predicted to end in the 0.0")
@@ -242,14 +244,9 @@ def test_kill_9_then_resume_reruns_the_killed_trial_and_loses_nothing(tmp_path):
     runs = store.runs(sweep=sweep_id)
     started = len(runs)
     killed = runs[runs["cause"] == "killed"].iloc[0]  # the trial in flight when it died
-    # An engine rebuilt by hand from what the store recorded, with the same seed and the
-    # killed trial in flight again...
     d = load_recorded(store.sweep(sweep_id)["definition"])
-    expected = build_sweeper(d, n_suggested=started).replay(store.observations(sweep_id))
-    expected.pending({k: killed[k] for k in d.space})
-    want = d.coerce(expected.suggest())
-    # ... and the resumed sweep re-runs the killed trial, uncharged, then makes the same
-    # next suggestion; its time budget goes on from what was spent.
+    # Resumed: the killed trial runs again, uncharged, then one more suggestion; the time
+    # budget goes on from what was spent.
     resumed = sweep(None, resume=sweep_id, store=db, trials=started + 1, background=False)
     assert resumed.status == "finished" and resumed.resumed
     runs = RunStore(db).runs(sweep=sweep_id)
@@ -258,6 +255,13 @@ def test_kill_9_then_resume_reruns_the_killed_trial_and_loses_nothing(tmp_path):
     rerun, last = runs.iloc[-2], runs.iloc[-1]
     assert "origin:rerun" in rerun["tags"]
     assert rerun["learning_rate"] == pytest.approx(killed["learning_rate"])
+    # The last suggestion is the one the dead sweep would have made after its trial in
+    # flight: an engine rebuilt by hand from the history without the killed trial's partial
+    # curve (its re-run's full curve stands in for it) and before the last trial.
+    obs = RunStore(db).observations(sweep_id)
+    seen = obs[(obs["run_id"] != killed["id"]) & (obs["run_id"] != last["id"])]
+    expected = build_sweeper(d, n_suggested=started).replay(seen)
+    want = d.coerce(expected.suggest())
     assert last["learning_rate"] == pytest.approx(want["learning_rate"])
     assert last["total_steps"] == want["total_steps"]
     assert RunStore(db).sweep(sweep_id)["spent_s"] > spent

@@ -153,7 +153,7 @@ def recorded(sweep_id: str, store=None, replay: bool = True, **overrides) -> Swe
     sweeper = build_sweeper(d, n_suggested=origins.count("suggested"))
     if replay:
         _warm(sweeper, d, store)
-        history = store.observations(sweep_id)
+        history = own_history(store, sweep_id)
         if not history.empty:
             sweeper.replay(history)
     handle = SweepHandle(sweep_id, d, store, sweeper)
@@ -177,6 +177,22 @@ def recorded(sweep_id: str, store=None, replay: bool = True, **overrides) -> Swe
     handle.charged = charged
     handle.next_index = len(runs)
     return handle
+
+
+def own_history(store: RunStore, sweep_id: str):
+    """The sweep's observations, less the partial curves of trials whose worker or driver
+    died (they run again from the start, so the engine sees each trial's curve once, as
+    the sweep that died would have)."""
+    history = store.observations(sweep_id)
+    runs = store.runs(sweep=sweep_id)
+    if history.empty or runs.empty:
+        return history
+    died = {
+        r["id"]
+        for r, tags in zip(runs.to_dict("records"), runs["tags"], strict=True)
+        if _infrastructure_end(r) and not any(t.startswith("queue:rerun-") for t in tags)
+    }
+    return history[~history["run_id"].isin(died)] if died else history
 
 
 def _infrastructure_end(run: dict) -> bool:
@@ -452,7 +468,7 @@ class _Driver:
         with self.h.engine() as old:
             fresh = build_sweeper(d, n_suggested=old.n_suggested)
             _warm(fresh, d, self.h.store)
-            history = self.h.store.observations(self.h.id)
+            history = own_history(self.h.store, self.h.id)
             if not history.empty:
                 fresh.replay(history)
             for trial in self.inflight.values():
