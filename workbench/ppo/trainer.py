@@ -157,8 +157,9 @@ class Trainer:
             }
         # On the CPU a single categorical action is sampled, and the step recorded, in C
         # (cy_rollout.pyx), through these numpy views of the rollout's and env's buffers.
+        # bf16 keeps it: autocast covers the update only, the rollout's outputs stay fp32.
         self._host_sample = None
-        if self._one_categorical and dev.type == "cpu" and not cfg.bf16:
+        if self._one_categorical and dev.type == "cpu":
             self._host_sample = {
                 "actions": self.actions.numpy(),
                 "logprobs": self.logprobs.numpy(),
@@ -502,6 +503,8 @@ class Trainer:
         obs = self.obs.index_select(0, idx)
         actions = self.actions[idx].reshape(m * horizon, *self.actions.shape[2:])
         old_values = self.values[idx, :-1]
+        # bf16: autocast for the network only; the loss (below, outside the block), the
+        # advantage, the weights and the optimizer's state stay fp32.
         with torch.autocast(self.device.type, torch.bfloat16, enabled=cfg.bf16):
             starts = self.starts[idx] if pol.recurrent else None
             out = pol.forward_sequence(obs, state, starts, cuts, joint=self._one_categorical)
