@@ -133,7 +133,11 @@ def add_parsers(sub) -> None:
     tr.add_argument("--env-threads", type=int, default=None, help="TrainConfig.env_threads")
     tr.add_argument("--minibatch-size", type=int, default=None, help="TrainConfig.minibatch_size")
     tr.add_argument("--double-buffer", action="store_true", help="TrainConfig.double_buffer")
-    tr.add_argument("--bf16", action="store_true", help="TrainConfig.bf16 (GPU)")
+    tr.add_argument(
+        "--bf16",
+        action="store_true",
+        help="train in bfloat16 autocast (TrainConfig.bf16); default: the precision policy",
+    )
     tr.add_argument("--compile", action="store_true", help="TrainConfig.compile_rollout (GPU)")
     tr.add_argument("--profile", action="store_true", help="TrainConfig.profile: wall-clock phases")
     tr.set_defaults(func=bench_train)
