@@ -24,12 +24,12 @@ def state():
 before = state()
 import workbench, workbench.cli.commands, workbench.ppo.trainer, workbench.bench.train
 from workbench.ppo import precision
-assert precision.cpu_has_amx_bf16.cache_info().currsize == 0, "detected at import"
+assert precision.cpu_bf16_unit.cache_info().currsize == 0, "detected at import"
 assert state() == before, (state(), before)
 p = precision.choose_precision("cpu")
-assert precision.cpu_has_amx_bf16.cache_info().currsize == 1  # detected now, once
+assert precision.cpu_bf16_unit.cache_info().currsize == 1  # detected now, once
 precision.choose_precision("cpu")
-assert precision.cpu_has_amx_bf16.cache_info().hits >= 1
+assert precision.cpu_bf16_unit.cache_info().hits >= 1
 assert state() == before, (state(), before)
 print(p.name, p.reason)
 """
@@ -49,46 +49,61 @@ def test_detection_happens_only_when_an_entry_point_asks_and_changes_nothing():
 
 @pytest.fixture
 def cpu(monkeypatch):
-    """Pretend this CPU has (True), lacks (False) or hides (None) AMX-bf16."""
+    """Pretend this CPU's bf16 unit is a flag ("amx_bf16"), none (""), or unknown (None)."""
 
-    def set_amx(value):
-        monkeypatch.setattr(precision, "cpu_has_amx_bf16", lambda: value)
+    def set_unit(value):
+        monkeypatch.setattr(precision, "cpu_bf16_unit", lambda: value)
 
-    return set_amx
+    return set_unit
 
 
-def test_default_is_fp32_everywhere_until_bf16_is_measured(cpu, monkeypatch):
-    assert precision.BF16_ON_AMX is False  # flip only with bench learn evidence (#26)
-    cpu(True)
-    p = choose_precision("cpu")
-    assert not p.bf16 and "AMX-bf16 present" in p.reason and "--bf16 true" in p.reason
-    cpu(False)
-    assert choose_precision("cpu") == precision.Precision(False, "fp32: no AMX-bf16 on this CPU")
+def test_default_is_fp32_everywhere_until_bf16_is_measured(cpu):
+    assert precision.BF16_DEFAULT_ON == ()  # change only with bench learn evidence (#26)
+    for unit, name in (("amx_bf16", "AMX-bf16"), ("avx512_bf16", "AVX512-bf16")):
+        cpu(unit)
+        p = choose_precision("cpu")
+        assert not p.bf16 and f"{name} present" in p.reason and "--bf16 true" in p.reason
+    cpu("")
+    want = precision.Precision(False, "fp32: no AMX-bf16 or AVX512-bf16 on this CPU")
+    assert choose_precision("cpu") == want
     cpu(None)
     assert not choose_precision("cpu").bf16
     assert "cannot read" in choose_precision("cpu").reason
     assert not choose_precision("cuda").bf16
 
 
-def test_the_policy_switch_turns_bf16_on_only_where_amx_is(cpu, monkeypatch):
-    monkeypatch.setattr(precision, "BF16_ON_AMX", True)
-    cpu(True)
+def test_the_policy_switch_turns_bf16_on_only_on_the_units_it_names(cpu, monkeypatch):
+    monkeypatch.setattr(precision, "BF16_DEFAULT_ON", ("amx_bf16",))
+    cpu("amx_bf16")
     p = choose_precision("cpu")
     assert p.bf16 and p.name == "bf16"
     assert p.reason == "bf16: AMX-bf16 present and measured to learn as well"
-    cpu(False)
-    assert not choose_precision("cpu").bf16
+    for unit in ("avx512_bf16", ""):
+        cpu(unit)
+        assert not choose_precision("cpu").bf16
+    cpu("amx_bf16")
     assert not choose_precision("cuda:0").bf16
 
 
 def test_the_flag_wins_and_says_so(cpu):
-    cpu(True)
+    cpu("amx_bf16")
     assert choose_precision("cpu", False).reason == "fp32: set by --bf16 false"
     assert choose_precision("cpu", True).reason == "bf16: set by --bf16 true"
-    cpu(False)
+    cpu("")
     p = choose_precision("cpu", True)
-    assert p.bf16 and "no AMX-bf16" in p.reason
+    assert p.bf16 and "no bf16 matrix unit" in p.reason
     assert choose_precision("cuda", True).reason == "bf16: set by --bf16 true"
+
+
+def test_this_cpus_unit_is_read_from_its_flags():
+    unit = precision.cpu_bf16_unit()
+    try:
+        with open("/proc/cpuinfo") as f:
+            flags = next(x for x in f if x.startswith("flags")).split()
+    except (OSError, StopIteration):
+        assert unit is None
+        return
+    assert unit == next((u for u in ("amx_bf16", "avx512_bf16") if u in flags), "")
 
 
 def test_train_prints_its_precision_and_trains_in_it(tmp_path):
