@@ -441,9 +441,12 @@ class Trainer:
                 probs = self._segment_probs(rows=idx)
             adv = self.advantages
             idx = sample_without_replacement(probs, mb_segs, self.gen)
-            imp = (n * probs[idx]).pow(-beta)
-            mb_adv = adv[idx]
-            mb_ret = mb_adv + values[idx]
+            # Gathers by index_select (here and in _loss): indexing (x[idx]) splits even a
+            # few kilobytes across torch's threads, and on a shared core one gather then
+            # waits milliseconds for the other thread's slice (measured: 8 ms against 3 us).
+            imp = (n * probs.index_select(0, idx)).pow(-beta)
+            mb_adv = adv.index_select(0, idx)
+            mb_ret = mb_adv + values.index_select(0, idx)
             mb_adv = (mb_adv - mb_adv.mean()) / (mb_adv.std() + 1e-8) * imp[:, None]
             self.timer.lap("advantage")
             loss_total, mb_stats = self.graphs.grads(idx, mb_adv, mb_ret, cuts)
@@ -497,19 +500,22 @@ class Trainer:
         """
         cfg, pol = self.cfg, self.policy
         m, horizon = adv.shape
-        state = (self.h0[idx], self.c0[idx]) if pol.recurrent else None
+        state = (
+            (self.h0.index_select(0, idx), self.c0.index_select(0, idx)) if pol.recurrent else None
+        )
         # The observations by index_select: indexing (obs[idx]) copies element by element,
         # several times slower for the minibatch's biggest gather.
         obs = self.obs.index_select(0, idx)
-        actions = self.actions[idx].reshape(m * horizon, *self.actions.shape[2:])
-        old_values = self.values[idx, :-1]
+        actions = self.actions.index_select(0, idx).reshape(m * horizon, *self.actions.shape[2:])
+        old_values = self.values.index_select(0, idx)[:, :-1]
+        old_logp = self.logprobs.index_select(0, idx)
         # bf16: autocast for the network only; the loss (below, outside the block), the
         # advantage, the weights and the optimizer's state stay fp32.
         with torch.autocast(self.device.type, torch.bfloat16, enabled=cfg.bf16):
-            starts = self.starts[idx] if pol.recurrent else None
+            starts = self.starts.index_select(0, idx) if pol.recurrent else None
             out = pol.forward_sequence(obs, state, starts, cuts, joint=self._one_categorical)
         if self._one_categorical:  # logits and value straight into the loss (loss.py)
-            flat = (x.reshape(m * horizon) for x in (self.logprobs[idx], adv, ret, old_values))
+            flat = (x.reshape(m * horizon) for x in (old_logp, adv, ret, old_values))
             loss, stats, ratio = discrete_ppo_loss(out.float(), actions, *flat, cfg)
             ratio = ratio.reshape(m, horizon)
         else:
@@ -517,10 +523,10 @@ class Trainer:
             new_logp, entropy = pol.head.logprob_entropy(out, pol.log_std, actions)
             new_logp, entropy = new_logp.reshape(m, horizon), entropy.reshape(m, horizon)
             loss, stats, ratio = ppo_loss(
-                new_logp, entropy, new_values, self.logprobs[idx], adv, ret, old_values, cfg
+                new_logp, entropy, new_values, old_logp, adv, ret, old_values, cfg
             )
         with torch.no_grad():
-            self.ratio[idx] = ratio
+            self.ratio.index_copy_(0, idx, ratio)  # idx: distinct segments
             stats = stats.double() * fraction
         self.timer.lap("loss")
         (loss * fraction).backward()
