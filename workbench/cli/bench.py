@@ -54,7 +54,15 @@ def bench_learn(args) -> None:
         key, _, value = item.partition("=")
         env_params[key] = literal(value)
     overrides = {"env_params": env_params} if env_params else {}
-    bench_learn.run(args.name, seconds=args.seconds, seeds=seeds, **overrides)
+    precisions = tuple(p for p in args.precisions.split(",") if p)
+    bad = [p for p in precisions if p not in ("fp32", "bf16")]
+    if bad:
+        from workbench.cli.commands import CommandError
+
+        raise CommandError(f"--precisions takes fp32 and/or bf16, got {bad[0]!r}: e.g. fp32,bf16")
+    bench_learn.run(
+        args.name, seconds=args.seconds, seeds=seeds, precisions=precisions, **overrides
+    )
 
 
 def bench_sweep(args) -> None:
@@ -151,6 +159,12 @@ def add_parsers(sub) -> None:
     le.add_argument("name", help="registered env name, e.g. breakout")
     le.add_argument("--seconds", type=float, default=None, help="wall-clock budget per seed")
     le.add_argument("--seeds", default="0", help="comma-separated seeds")
+    le.add_argument(
+        "--precisions",
+        default="",
+        help="fp32,bf16: every seed in each, interleaved, and whether bf16 is no worse "
+        "(default: the precision policy's choice)",
+    )
     le.add_argument(
         "--env-param",
         action="append",

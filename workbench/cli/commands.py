@@ -30,7 +30,7 @@ def train(args) -> None:
         params = {**from_file.pop("env_params", {}), **layered.pop("env_params", {})}
         layered = {**from_file, **layered, **({"env_params": params} if params else {})}
     cfg = make_config(args.env, **layered)
-    # The precision is this entry point's choice (AMX detected here, once), said out loud.
+    # The precision is this entry point's choice (the CPU's bf16 unit read here, once).
     from workbench.ppo.precision import choose_precision
 
     precision = choose_precision(cfg.device, layered.get("bf16"))
