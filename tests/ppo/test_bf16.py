@@ -114,3 +114,22 @@ def test_fused_loss_under_autocast_matches_the_autograd_path(rnn):
     # Each backward rounds its gradient to bf16 at the network's output: to bf16 tolerance.
     assert torch.allclose(param_grads[0], param_grads[1], rtol=BF16_RTOL, atol=1e-4)
     assert torch.nn.functional.cosine_similarity(*param_grads, dim=0) > 0.999
+
+
+@pytest.mark.parametrize("rnn", [False, True], ids=["mlp", "lstm"])
+def test_bf16_rollout_samples_from_a_bf16_step_and_keeps_fp32_buffers(rnn):
+    fp32 = trainer(False, rnn)
+    both = Trainer(trainer(True, rnn).cfg.replace(bf16_rollout=True))
+    alone = trainer(True, rnn)  # bf16 without bf16_rollout: the rollout stays fp32
+    for t in (fp32, both, alone):
+        assert t.rollout()
+    assert torch.equal(alone.logprobs, fp32.logprobs)
+    # The first step sees the same observations: its values differ by bf16 rounding only.
+    v32, v16 = fp32.values[:, 0], both.values[:, 0]
+    assert not torch.equal(v16, v32)
+    assert torch.allclose(v16, v32, rtol=BF16_RTOL, atol=2e-2)
+    assert both.values.dtype == both.logprobs.dtype == torch.float32
+    if rnn:
+        assert all(s.dtype == torch.float32 for s in both.state)
+    row = both.train_epoch()
+    assert torch.isfinite(torch.tensor(row["losses/value"]))

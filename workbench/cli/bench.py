@@ -38,6 +38,7 @@ def bench_train(args) -> None:
         "minibatch_size": args.minibatch_size,
         "double_buffer": args.double_buffer or None,
         "bf16": args.bf16 or None,
+        "bf16_rollout": args.bf16_rollout or None,
         "compile_rollout": args.compile or None,
         "profile": args.profile or None,
     }
@@ -145,6 +146,9 @@ def add_parsers(sub) -> None:
         "--bf16",
         action="store_true",
         help="train in bfloat16 autocast (TrainConfig.bf16); default: the precision policy",
+    )
+    tr.add_argument(
+        "--bf16-rollout", action="store_true", help="TrainConfig.bf16_rollout (with --bf16)"
     )
     tr.add_argument("--compile", action="store_true", help="TrainConfig.compile_rollout (GPU)")
     tr.add_argument("--profile", action="store_true", help="TrainConfig.profile: wall-clock phases")

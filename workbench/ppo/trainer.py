@@ -171,6 +171,8 @@ class Trainer:
                 "terminals": env.terminals.view(np.uint8),
                 "truncations": env.truncations.view(np.uint8),
             }
+        # The rollout's step under autocast too (its outputs and LSTM state back in fp32).
+        self._rollout_bf16 = cfg.bf16 and cfg.bf16_rollout and self._host_sample is not None
         self._halves = self._split_halves(env) if cfg.double_buffer else None
         if self._halves:
             self._stepper = futures.ThreadPoolExecutor(1, thread_name_prefix="workbench-rollout")
@@ -299,7 +301,11 @@ class Trainer:
             noise = [z[rows] for z in noise]
             action, logp, value, state = self.graphs.act(rows, obs, state, noise)
         else:
-            out, value, state = self._policy_step(obs, state, joint=True)
+            with torch.autocast("cpu", torch.bfloat16, enabled=self._rollout_bf16):
+                out, value, state = self._policy_step(obs, state, joint=True)
+            if self._rollout_bf16:
+                out = out.float()
+                state = None if state is None else (state[0].float(), state[1].float())
         if rows == ALL:
             self.state = state
         elif state is not None:
@@ -441,9 +447,8 @@ class Trainer:
                 probs = self._segment_probs(rows=idx)
             adv = self.advantages
             idx = sample_without_replacement(probs, mb_segs, self.gen)
-            # Gathers by index_select (here and in _loss): indexing (x[idx]) splits even a
-            # few kilobytes across torch's threads, and on a shared core one gather then
-            # waits milliseconds for the other thread's slice (measured: 8 ms against 3 us).
+            # index_select, here and in _loss: indexing (x[idx]) splits even a few kB across
+            # threads, and on a busy core waits ms for the other's slice (8 ms against 3 us).
             imp = (n * probs.index_select(0, idx)).pow(-beta)
             mb_adv = adv.index_select(0, idx)
             mb_ret = mb_adv + values.index_select(0, idx)
@@ -500,19 +505,17 @@ class Trainer:
         """
         cfg, pol = self.cfg, self.policy
         m, horizon = adv.shape
-        state = (
-            (self.h0.index_select(0, idx), self.c0.index_select(0, idx)) if pol.recurrent else None
-        )
-        # The observations by index_select: indexing (obs[idx]) copies element by element,
-        # several times slower for the minibatch's biggest gather.
-        obs = self.obs.index_select(0, idx)
-        actions = self.actions.index_select(0, idx).reshape(m * horizon, *self.actions.shape[2:])
-        old_values = self.values.index_select(0, idx)[:, :-1]
-        old_logp = self.logprobs.index_select(0, idx)
+        # Every gather by index_select (see update()); indexing the observations also copies
+        # element by element, several times slower for the minibatch's biggest gather.
+        gather = lambda x: x.index_select(0, idx)  # noqa: E731
+        state = (gather(self.h0), gather(self.c0)) if pol.recurrent else None
+        obs, old_logp = gather(self.obs), gather(self.logprobs)
+        actions = gather(self.actions).reshape(m * horizon, *self.actions.shape[2:])
+        old_values = gather(self.values)[:, :-1]
         # bf16: autocast for the network only; the loss (below, outside the block), the
         # advantage, the weights and the optimizer's state stay fp32.
         with torch.autocast(self.device.type, torch.bfloat16, enabled=cfg.bf16):
-            starts = self.starts.index_select(0, idx) if pol.recurrent else None
+            starts = gather(self.starts) if pol.recurrent else None
             out = pol.forward_sequence(obs, state, starts, cuts, joint=self._one_categorical)
         if self._one_categorical:  # logits and value straight into the loss (loss.py)
             flat = (x.reshape(m * horizon) for x in (old_logp, adv, ret, old_values))
