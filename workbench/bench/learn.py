@@ -7,6 +7,12 @@ episodes), then
 evaluates the final policy on fresh episodes. Writes ``benchmarks/results/learn_<env>.json``.
 The process keeps freed memory and picks its torch threads by measurement, as
 ``bench train`` does (a config's ``torch_threads`` wins).
+
+``precisions=("fp32", "bf16")`` (``--precisions fp32,bf16``) trains every seed in each
+precision, interleaved (seed 0 fp32, seed 0 bf16, seed 1 fp32, ...), and says whether bf16
+is no worse: its median time to every threshold no later than fp32's (a seed that never
+reaches one counts as never) and no seed missing a threshold that fp32 reaches with that
+seed, the rule for making bf16 a CPU's default (``workbench.ppo.precision``).
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from workbench import metrics as M
 from workbench.bench.common import print_table, write_result
 from workbench.envs.facts import facts
 from workbench.ppo.config import make_config
+from workbench.ppo.precision import choose_precision
 from workbench.ppo.run import launch, run_eval
 from workbench.ppo.threads import best_torch_threads
 from workbench.runtime import retain_freed_memory, torch_threads
@@ -52,16 +59,51 @@ def first_reach(curve, column: str, target: float) -> dict | None:
     return {M.WALL_TIME: float(row[M.WALL_TIME]), M.AGENT_STEPS: int(row[M.AGENT_STEPS])}
 
 
+def median_times(results: list[dict], targets) -> dict:
+    """Median over ``results`` of the time until the last-WINDOW mean reaches each target
+    (inf for a seed that never does)."""
+    out = {}
+    for t in targets:
+        hits = (r["reach_smoothed"][str(t)] for r in results)
+        out[str(t)] = statistics.median(h[M.WALL_TIME] if h else float("inf") for h in hits)
+    return out
+
+
+def bf16_no_worse(results: list[dict], targets) -> dict:
+    """The rule for bf16 as a default: per target, bf16's median time <= fp32's, and no
+    seed where fp32 reaches the target and bf16 does not."""
+    by = {p: [r for r in results if r["precision"] == p] for p in ("fp32", "bf16")}
+    medians = {p: median_times(rs, targets) for p, rs in by.items()}
+    reached = {
+        p: {(r["seed"], str(t)) for r in rs for t in targets if r["reach_smoothed"][str(t)]}
+        for p, rs in by.items()
+    }
+    missed = sorted(reached["fp32"] - reached["bf16"])
+    faster = all(medians["bf16"][str(t)] <= medians["fp32"][str(t)] for t in targets)
+    return {"medians": medians, "bf16_missed": missed, "no_worse": faster and not missed}
+
+
 def run(
-    name: str, seconds: float | None = None, seeds=(0,), eval_episodes: int = 64, **overrides
+    name: str,
+    seconds: float | None = None,
+    seeds=(0,),
+    eval_episodes: int = 64,
+    precisions: tuple[str, ...] = (),
+    **overrides,
 ) -> dict:
     bench = facts(name).bench
     metric = bench.get("metric", DEFAULT_THRESHOLDS[0])
     targets = tuple(bench.get("thresholds", DEFAULT_THRESHOLDS[1]))
+    device = overrides.get("device", "cpu")
+    flag = overrides.pop("bf16", None)
+    # The entry point's precision, or each asked-for one in turn, seed by seed.
+    choices = [choose_precision(device, p == "bf16") for p in precisions]
+    choices = choices or [choose_precision(device, flag)]
     results = []
     with tempfile.TemporaryDirectory() as tmp:
-        for seed in seeds:
-            cfg = make_config(name, seed=seed, eval_episodes=0, **overrides)
+        for seed, precision in ((s, p) for s in seeds for p in choices):
+            print(f"seed {seed}: precision {precision}")
+            cfg = make_config(name, seed=seed, eval_episodes=0, bf16=precision.bf16, **overrides)
             threads = cfg.torch_threads or best_torch_threads(cfg)
             with torch_threads(threads), retain_freed_memory():
                 handle = launch(cfg, store=Path(tmp) / "learn.db")
@@ -77,6 +119,8 @@ def run(
             results.append(
                 {
                     "seed": seed,
+                    "precision": precision.name,
+                    "precision_reason": precision.reason,
                     "status": finished.status,
                     "torch_threads": threads,
                     M.WALL_TIME: float(curve[M.WALL_TIME].iloc[-1]),
@@ -97,6 +141,7 @@ def run(
             rows.append(
                 [
                     r["seed"],
+                    r["precision"],
                     f"{metric} >= {t}",
                     f"{hit[M.WALL_TIME]:.1f}s" if hit else "-",
                     f"{hit[M.AGENT_STEPS] / 1e6:.2f}M" if hit else "-",
@@ -109,28 +154,40 @@ def run(
         f"reaches each threshold, and the mean of the last {WINDOW}+ episodes"
     )
     print_table(
-        ["seed", "target", "time", "steps", f"time (last {WINDOW})", f"steps (last {WINDOW})"],
+        [
+            "seed",
+            "prec",
+            "target",
+            "time",
+            "steps",
+            f"time (last {WINDOW})",
+            f"steps (last {WINDOW})",
+        ],
         rows,
     )
     for r in results:
         print(
-            f"seed {r['seed']}: {r['status']} after {r[M.WALL_TIME]:.0f}s "
+            f"seed {r['seed']} {r['precision']}: {r['status']} after {r[M.WALL_TIME]:.0f}s "
             f"({r[M.AGENT_STEPS] / 1e6:.1f}M steps, {r['mean_sps'] / 1e3:.0f}k steps/s); "
             f"final train {metric} {r['final_train']:.3f}; eval on {eval_episodes} fresh "
             f"episodes: {metric} {r['eval'].get(metric, float('nan')):.3f}"
         )
     summary = {"median_eval": statistics.median(r["eval"].get(metric, 0) for r in results)}
-    for t in targets:
-        times = [
-            r["reach_smoothed"][str(t)][M.WALL_TIME]
-            if r["reach_smoothed"][str(t)]
-            else float("inf")
-            for r in results
-        ]
-        summary[f"median_time_to_{t}"] = statistics.median(times)
+    for p in dict.fromkeys(r["precision"] for r in results):
+        times = median_times([r for r in results if r["precision"] == p], targets)
+        key = "" if len(choices) == 1 else f"{p}_"
+        for t in targets:
+            summary[f"{key}median_time_to_{t}"] = times[str(t)]
+            print(
+                f"{p}: median over seeds, time until the last-{WINDOW} mean {metric} >= {t}: "
+                f"{times[str(t)]:.2f}s"
+            )
+    if {r["precision"] for r in results} == {"fp32", "bf16"}:
+        verdict = summary["bf16_vs_fp32"] = bf16_no_worse(results, targets)
+        missed = ", ".join(f"seed {s} at {t}" for s, t in verdict["bf16_missed"]) or "none"
         print(
-            f"median over seeds, time until the last-{WINDOW} mean {metric} >= {t}: "
-            f"{statistics.median(times):.2f}s"
+            f"bf16 {'is' if verdict['no_worse'] else 'is NOT'} no worse than fp32 "
+            f"(medians no later at every threshold; thresholds bf16 missed: {missed})"
         )
     tag = "".join(f"_{k}-{v}" for k, v in sorted(overrides.get("env_params", {}).items()))
     write_result(
@@ -140,6 +197,7 @@ def run(
             "metric": metric,
             "seconds": seconds,
             "overrides": overrides,
+            "precisions": [c.name for c in choices],
             "summary": summary,
             "date_unix": time.time(),
             "results": results,

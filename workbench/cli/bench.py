@@ -38,6 +38,7 @@ def bench_train(args) -> None:
         "minibatch_size": args.minibatch_size,
         "double_buffer": args.double_buffer or None,
         "bf16": args.bf16 or None,
+        "bf16_rollout": args.bf16_rollout or None,
         "compile_rollout": args.compile or None,
         "profile": args.profile or None,
     }
@@ -54,7 +55,15 @@ def bench_learn(args) -> None:
         key, _, value = item.partition("=")
         env_params[key] = literal(value)
     overrides = {"env_params": env_params} if env_params else {}
-    bench_learn.run(args.name, seconds=args.seconds, seeds=seeds, **overrides)
+    precisions = tuple(p for p in args.precisions.split(",") if p)
+    bad = [p for p in precisions if p not in ("fp32", "bf16")]
+    if bad:
+        from workbench.cli.commands import CommandError
+
+        raise CommandError(f"--precisions takes fp32 and/or bf16, got {bad[0]!r}: e.g. fp32,bf16")
+    bench_learn.run(
+        args.name, seconds=args.seconds, seeds=seeds, precisions=precisions, **overrides
+    )
 
 
 def bench_sweep(args) -> None:
@@ -147,7 +156,14 @@ def add_parsers(sub) -> None:
     tr.add_argument("--env-threads", type=int, default=None, help="TrainConfig.env_threads")
     tr.add_argument("--minibatch-size", type=int, default=None, help="TrainConfig.minibatch_size")
     tr.add_argument("--double-buffer", action="store_true", help="TrainConfig.double_buffer")
-    tr.add_argument("--bf16", action="store_true", help="TrainConfig.bf16 (GPU)")
+    tr.add_argument(
+        "--bf16",
+        action="store_true",
+        help="train in bfloat16 autocast (TrainConfig.bf16); default: the precision policy",
+    )
+    tr.add_argument(
+        "--bf16-rollout", action="store_true", help="TrainConfig.bf16_rollout (with --bf16)"
+    )
     tr.add_argument("--compile", action="store_true", help="TrainConfig.compile_rollout (GPU)")
     tr.add_argument("--profile", action="store_true", help="TrainConfig.profile: wall-clock phases")
     tr.set_defaults(func=bench_train)
@@ -161,6 +177,12 @@ def add_parsers(sub) -> None:
     le.add_argument("name", help="registered env name, e.g. breakout")
     le.add_argument("--seconds", type=float, default=None, help="wall-clock budget per seed")
     le.add_argument("--seeds", default="0", help="comma-separated seeds")
+    le.add_argument(
+        "--precisions",
+        default="",
+        help="fp32,bf16: every seed in each, interleaved, and whether bf16 is no worse "
+        "(default: the precision policy's choice)",
+    )
     le.add_argument(
         "--env-param",
         action="append",

@@ -30,6 +30,11 @@ def train(args) -> None:
         params = {**from_file.pop("env_params", {}), **layered.pop("env_params", {})}
         layered = {**from_file, **layered, **({"env_params": params} if params else {})}
     cfg = make_config(args.env, **layered)
+    # The precision is this entry point's choice (the CPU's bf16 unit read here, once).
+    from workbench.ppo.precision import choose_precision
+
+    precision = choose_precision(cfg.device, layered.get("bf16"))
+    cfg = cfg.replace(bf16=precision.bf16)
     sinks = _sinks(args)
     board = Dashboard(cfg.total_steps, title=f"{cfg.env}")
     last = {}
@@ -51,6 +56,7 @@ def train(args) -> None:
     board.run_id = handle.run_id
     name = handle.store.run(handle.run_id)["name"]
     print(f"run {handle.run_id} ({name}) started; store {handle.store.path}", file=sys.stderr)
+    print(f"precision {precision}", file=sys.stderr)
     # This process is the run's own: the thread count that runs its minibatch fastest
     # (unless the config sets one), and freed activations kept for the next minibatch.
     threads = cfg.torch_threads or best_torch_threads(cfg)

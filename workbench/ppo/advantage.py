@@ -107,7 +107,8 @@ def segment_priorities(
     if rows is None:
         torch.sum(advantages.abs(), 1, out=sums)
     else:
-        sums[rows] = advantages[rows].abs().sum(1)
+        # index_select/index_copy_, not indexing: see Trainer.update's gathers.
+        sums.index_copy_(0, rows, advantages.index_select(0, rows).abs().sum(1))
     return sums.pow(alpha)
 
 

@@ -100,7 +100,9 @@ class TrainConfig:
     double_buffer: bool = False
     """step half the agents in a thread while the policy runs on the other half"""
     bf16: bool = False
-    """bfloat16 autocast in the update's forward passes (meant for GPUs)"""
+    """bfloat16 autocast in the update's forward passes (GPUs; CPUs with AMX-/AVX512-bf16)"""
+    bf16_rollout: bool = False
+    """with bf16 on a CPU, the rollout's policy step under bfloat16 autocast too"""
     compile_rollout: bool = False
     """torch.compile the rollout's policy step (meant for GPUs; slow first epoch)"""
     cuda_graphs: bool = False
