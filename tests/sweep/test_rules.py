@@ -52,7 +52,7 @@ def test_suggestions_are_configs_the_trainer_accepts(definition):
     space, constraints = sweeper.space, sweeper.constraints
     rng = np.random.default_rng(0)
     feasible = rejection_sample(space, constraints, rng, N)
-    assert len(feasible) >= N // 2
+    assert len(feasible) >= 300  # a narrow feasible region (an unsliceable env) still yields many
     for params in space.from_unit_many(feasible):
         _config(d, params)  # raises ConfigError if a suggestion is refused
 
