@@ -38,7 +38,7 @@ from workbench.sweep.definition import DefinitionError, build_sweeper, load, loa
 from workbench.sweep.executors import Outcome, Trial, make_executor
 from workbench.sweep.executors.worker import cap_reason
 from workbench.sweep.handle import SweepHandle, best_trial, trial_table
-from workbench.sweep.queue import Queued, best_of_front, complete, fresh_seeds
+from workbench.sweep.queue import Queued, best_of_front, complete, fresh_seeds, front_configs
 from workbench.sweep.steering import config_key, edited
 from workbench.sweep.suggest import NoFeasiblePoint
 
@@ -287,6 +287,7 @@ class _Driver:
         )
         self.started = handle.charged  # trials charged to the budget
         self.last_tick = time.time()
+        self.unsaved = 0.0  # seconds spent not yet written to the store
         self.inflight: dict[int, Trial] = {}
         self.origins: dict[int, Queued | None] = {}  # trial -> its queue entry, if any
         self.points: dict[int, list[float]] = {}  # trial -> steps at which to observe
@@ -304,13 +305,13 @@ class _Driver:
         now = time.time()
         if not self.h.paused:
             self.h.spent_s += now - self.last_tick
-            self.unsaved = getattr(self, "unsaved", 0.0) + now - self.last_tick
+            self.unsaved += now - self.last_tick
         self.last_tick = now
-        if getattr(self, "unsaved", 0.0) >= TICK_S:
+        if self.unsaved >= TICK_S:
             self._save_spent()
 
     def _save_spent(self) -> None:
-        self.h.store.add_spent(self.h.id, getattr(self, "unsaved", 0.0))
+        self.h.store.add_spent(self.h.id, self.unsaved)
         self.unsaved = 0.0
 
     def _seconds_left(self) -> float | None:
@@ -594,11 +595,13 @@ class _Driver:
         else:  # stopped or pruned, or its worker died: its curve points are what it taught
             with self.h.engine() as sweeper:
                 sweeper.forget(trial.params)
-        if infra and outcome.run_id and not (queued and queued.origin == "rerun"):
-            # not the config's doing: uncharged, and it runs again first (once)
+        if infra and not (queued and queued.origin == "rerun"):
+            # not the config's doing (its worker may have died before its run began):
+            # uncharged, and it runs again first (once)
             self.started -= 1
             seed = trial.kwargs.get("seed")
-            self.h.queue.insert(0, Queued(trial.params, seed, "rerun", f"rerun-{outcome.run_id}"))
+            key = f"rerun-{outcome.run_id or f'trial-{trial.index}'}"
+            self.h.queue.insert(0, Queued(trial.params, seed, "rerun", key))
         record = {
             "index": trial.index,
             "run_id": outcome.run_id,
@@ -617,15 +620,10 @@ class _Driver:
         """With ``repeats`` > 1, a new config on the front runs on more seeds."""
         if self.d.repeats <= 1 or queued is not None:
             return
-        from workbench.sweep.pareto import pareto_mask
-        from workbench.sweep.steering import group_configs
-
-        configs = group_configs(self.h.results(), list(self.d.space))
-        front = configs[pareto_mask(configs["cost"], configs["score"])]
-        key = config_key({k: trial.params[k] for k in self.d.space})
-        if key not in {
-            config_key({k: r[k] for k in self.d.space}) for r in front.to_dict("records")
-        }:
+        names = list(self.d.space)
+        front = front_configs(self.h.results(), names)
+        key = config_key({k: trial.params[k] for k in names})
+        if key not in {config_key({k: r[k] for k in names}) for r in front.to_dict("records")}:
             return
         for i, seed in enumerate(self._fresh(trial.params, self.d.repeats - 1)):
             self.h.queue.append(Queued(trial.params, seed, "repeat", f"repeat-{trial.run_id}.{i}"))

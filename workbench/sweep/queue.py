@@ -76,14 +76,19 @@ def fresh_seeds(results: pd.DataFrame, names, params: dict, n: int, base: int) -
     return out
 
 
-def best_of_front(results: pd.DataFrame, names, k: int) -> list[str]:
-    """The ``k`` best configs on the observed front of finished trials (configs grouped
-    over seeds, at their mean score and cost), best first, as one run id of each."""
+def front_configs(results: pd.DataFrame, names) -> pd.DataFrame:
+    """The configs on the observed front of finished trials (grouped over seeds, at their
+    mean score and cost)."""
     from workbench.sweep.pareto import pareto_mask
 
     configs = group_configs(results, names)
-    if configs.empty:
+    return configs[pareto_mask(configs["cost"], configs["score"])] if len(configs) else configs
+
+
+def best_of_front(results: pd.DataFrame, names, k: int) -> list[str]:
+    """The ``k`` best configs on the observed front, best first, as one run id of each."""
+    front = front_configs(results, names)
+    if front.empty:
         return []
-    front = configs[pareto_mask(configs["cost"], configs["score"])]
     ranked = front.sort_values("score", ascending=False)
     return [r["run_ids"][0] for r in ranked.head(k).to_dict("records")]
