@@ -88,7 +88,7 @@ CURVE_METRICS = (
 
 def final(summary: dict, key: str = SCORE, default=None):
     """A run's final ``key``: the evaluation's figure when there is one, else training's."""
-    for name in (evaluation(key), env(key)):
+    for name in objective_keys(key):
         value = summary.get(name)
         if value is not None and not (isinstance(value, float) and math.isnan(value)):
             return value
@@ -127,6 +127,12 @@ def check_objective(name: str) -> str:
     close = difflib.get_close_matches(name, valid, n=1)
     hint = f" (did you mean {close[0]!r}?)" if close else ""
     raise ValueError(f"metric {name!r} is not logged by any run{hint}; valid: {', '.join(valid)}")
+
+
+def objective_keys(name: str) -> tuple[str, ...]:
+    """Where objective ``name`` is read from, first found wins: an outcome from the final
+    evaluation, else training (``eval/score``, ``env/score``); any other name as it is."""
+    return (evaluation(name), env(name)) if name in OUTCOMES else (name,)
 
 
 def objective(summary_or_row: dict, name: str):

@@ -294,7 +294,7 @@ def test_many_points_redraw_fast(tmp_path):
     # clickable and with the same hover text.
     gl, svg = trace(view, "curve_gl"), trace(view, "curve")
     assert gl.type == "scattergl" and len(gl.x) > 2000 and len(svg.x) == 0
-    assert gl.hovertemplate == svg.hovertemplate and "learning_rate = " in gl.hovertext[0]
+    assert gl.hovertemplate == svg.hovertemplate and "curve point" in gl.hovertext[0]
     assert gl.customdata[0] == ids["finished"]
 
 

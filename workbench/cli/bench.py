@@ -88,6 +88,14 @@ def bench_sweep_warm(args) -> None:
     sweep_warm.run(seeds=args.seeds, budget=args.budget)
 
 
+def bench_sweep_view(args) -> None:
+    from workbench.bench import sweep_view
+
+    sweep_view.run(
+        trials=args.trials, points=args.points, new=args.new, rate=args.rate, store=args.store
+    )
+
+
 def bench_sweep_executors(args) -> None:
     from workbench.bench import sweep_executors
 
@@ -217,6 +225,15 @@ def add_parsers(sub) -> None:
     bw.add_argument("--seeds", type=int, default=3, help="pairs of sweeps (default 3)")
     bw.add_argument("--budget", type=float, default=30.0, help="default runs per sweep")
     bw.set_defaults(func=bench_sweep_warm)
+    bv = bench_sub.add_parser(
+        "sweep-view", help="the live sweep view at 10,000 trials: first draw, latency, memory"
+    )
+    bv.add_argument("--trials", type=int, default=10_000, help="default 10000")
+    bv.add_argument("--points", type=int, default=10, help="curve points per trial")
+    bv.add_argument("--new", type=int, default=20, help="trials added while watched")
+    bv.add_argument("--rate", type=float, default=2.0, help="trials added per second")
+    bv.add_argument("--store", help="reuse (or keep) the store at this path")
+    bv.set_defaults(func=bench_sweep_view)
     be = bench_sub.add_parser(
         "sweep-executors", help="trials per hour: inline, processes and ray executors"
     )

@@ -20,11 +20,11 @@ from plotly.subplots import make_subplots
 from workbench import metrics as M
 from workbench.notebook.sweepdata import TRACE_KEYS, format_value
 
-# Past this many curve points they go to a WebGL trace: plotly.js redraws an SVG scatter
-# of a thousand points in about 100 ms in Chromium, a WebGL one of 20,000 in under 80 ms
-# (test-artifacts/measure_browser_render.py).
+# Past this many points a trace's data go to its WebGL twin: plotly.js redraws an SVG
+# scatter of a thousand points in about 100 ms in Chromium, a WebGL one of 20,000 in under
+# 80 ms (test-artifacts/measure_browser_render.py).
 GL_POINTS = 1000
-GL_CURVE = "curve_gl"
+GL_TWINS = {"curve": "curve_gl", "trials": "trials_gl"}
 COST_LABELS = {M.WALL_TIME: "wall-clock seconds", M.AGENT_STEPS: "agent steps"}
 MODEL = "#e76f51"
 TRACE_STYLES = {
@@ -124,17 +124,17 @@ def pareto_figure(metric: str, axis: str, title: str, height: int = 520) -> Figu
     return full_width(fig)
 
 
-def add_gl_curve(fig: FigureWidget, hovertemplate: str):
-    """Add the WebGL trace the curve points move to once there are many; returns it. Added
-    only then: a WebGL trace costs its first draw half a second, and a plot scrolled out of
-    view is not drawn until it comes back."""
+def add_gl_twin(fig: FigureWidget, key: str, hovertemplate: str):
+    """Add the WebGL trace that trace ``key``'s points move to once there are many;
+    returns it. Added only then: a WebGL trace costs its first draw half a second, and a
+    plot scrolled out of view is not drawn until it comes back."""
     fig.add_scattergl(
         x=[],
         y=[],
-        meta=GL_CURVE,
+        meta=GL_TWINS[key],
         showlegend=False,
         hovertemplate=hovertemplate,
-        **TRACE_STYLES["curve"],
+        **TRACE_STYLES[key],
     )
     return fig.data[-1]
 
@@ -182,9 +182,9 @@ def importance_figure(parameters: int) -> FigureWidget:
 
 def update_importance(fig: FigureWidget, table: pd.DataFrame, metric: str) -> None:
     """Draw ``parameter_importance``'s table (most important on top)."""
-    rows = table.iloc[::-1]
-    names = list(rows["parameter"])
-    spearman = rows["spearman"].fillna(0.0).to_numpy()
+    rows = table.iloc[::-1]  # plotly stacks bars bottom-up
+    names = [str(n) for n in rows["parameter"]]
+    spearman = [float(v) for v in rows["spearman"].fillna(0.0)]
     n, r2 = table.attrs.get("n", 0), table.attrs.get("r2", math.nan)
     if len(table):
         title = (
@@ -195,14 +195,16 @@ def update_importance(fig: FigureWidget, table: pd.DataFrame, metric: str) -> No
     else:
         title = f"What explains {metric}: needs 5 scored observations ({n} so far)"
     with fig.batch_update():
-        fig.data[0].update(x=rows["importance"].to_numpy(), y=names)
-        fig.data[1].update(x=rows["main_effect"].to_numpy(), y=names)
+        fig.data[0].update(x=[float(v) for v in rows["importance"]], y=names)
+        fig.data[1].update(x=[float(v) for v in rows["main_effect"]], y=names)
         fig.data[2].update(
             x=spearman,
             y=names,
             marker_color=["#2a9d8f" if v >= 0 else "#e76f51" for v in spearman],
         )
         fig.layout.title.text = title
+        # the order of the table (by total effect), not of first appearance
+        fig.update_yaxes(categoryorder="array", categoryarray=names)
 
 
 def short_number(value: float) -> str:
@@ -222,8 +224,15 @@ def log_ticks(low: float, high: float) -> tuple[list[float], list[str]]:
         steps = (1,)
     values = [m * 10.0**e for e in range(lo, hi + 1) for m in steps]
     values = [v for v in values if low * 0.999 <= v <= high * 1.001]
-    if len(values) < 3:
-        values = sorted({float(f"{low:.2g}"), *values, float(f"{high:.2g}")})
+    if len(values) < 3:  # a narrow range: evenly spaced (in log) round numbers across it
+        if high <= low * 1.0001:
+            low, high = low / 1.5, high * 1.5
+        even = np.geomspace(low, high, 4).tolist()
+        for digits in range(2, 7):  # as few digits as still tell the ticks apart
+            rounded = sorted({float(f"{v:.{digits}g}") for v in (*values, *even)})
+            if len(rounded) >= 3:
+                break
+        values = rounded
     return [math.log10(v) for v in values], [short_number(v) for v in values]
 
 
@@ -236,6 +245,15 @@ def pow2_ticks(low: float, high: float) -> tuple[list[float], list[str]]:
     return [math.log10(v) for v in values], [f"{v:.0f}" if v >= 1 else f"{v:g}" for v in values]
 
 
+def plain(values) -> list:
+    """Numbers as a plain list of floats, None where not finite: what plotly is handed
+    (numpy arrays come back from the browser in forms plotly's widget cannot compare)."""
+    out = []
+    for v in np.asarray(values, dtype=float).ravel().tolist():
+        out.append(v if math.isfinite(v) else None)
+    return out
+
+
 def _dimension(name: str, spec: dict, values: pd.Series) -> dict:
     kind = spec.get("kind")
     v = pd.to_numeric(values, errors="coerce") if kind != "categorical" else values
@@ -245,7 +263,7 @@ def _dimension(name: str, spec: dict, values: pd.Series) -> dict:
         ticks, text = log_ticks(low, high) if kind == "log" else pow2_ticks(low, high)
         return dict(
             label=f"{name} (log)",
-            values=np.log10(v.to_numpy(dtype=float)),
+            values=plain(np.log10(v.to_numpy(dtype=float))),
             range=[math.log10(low), math.log10(high)],
             tickvals=ticks,
             ticktext=text,
@@ -257,9 +275,9 @@ def _dimension(name: str, spec: dict, values: pd.Series) -> dict:
         ticks = sorted({low, *ticks, high})
         return dict(
             label=name,
-            values=to(v),
+            values=plain(to(v)),
             range=[float(to(low)), float(to(high))],
-            tickvals=list(to(ticks)),
+            tickvals=plain(to(ticks)),
             ticktext=[format_value(t) for t in ticks],
         )
     if kind == "categorical":
@@ -267,7 +285,7 @@ def _dimension(name: str, spec: dict, values: pd.Series) -> dict:
         codes = [options.index(x) if x in options else np.nan for x in values]
         return dict(
             label=name,
-            values=codes,
+            values=[None if isinstance(c, float) else int(c) for c in codes],
             range=[0, max(len(options) - 1, 1)],
             tickvals=list(range(len(options))),
             ticktext=[str(o) for o in options],
@@ -278,12 +296,12 @@ def _dimension(name: str, spec: dict, values: pd.Series) -> dict:
         ticks = list(range(low, high + 1, step))
         return dict(
             label=name,
-            values=v.to_numpy(dtype=float),
+            values=plain(v.to_numpy(dtype=float)),
             range=[low, high],
             tickvals=ticks,
             ticktext=[f"{t:,}" for t in ticks],
         )
-    return dict(label=name, values=v.to_numpy(dtype=float))
+    return dict(label=name, values=plain(v.to_numpy(dtype=float)))
 
 
 def parcoords_figure(metric: str) -> FigureWidget:
@@ -314,7 +332,7 @@ def update_parcoords(fig: FigureWidget, results: pd.DataFrame, space: dict, metr
     names = [k for k in space if k in scored.columns and scored[k].notna().all()]
     if scored.empty or not names:
         return
-    score = scored["score"].to_numpy(dtype=float)
+    score = plain(scored["score"].to_numpy(dtype=float))
     dims = [_dimension(k, space[k], scored[k]) for k in names]
     dims.append(dict(label=metric, values=score))
     with fig.batch_update():

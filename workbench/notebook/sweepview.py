@@ -9,12 +9,12 @@ and **Watch it play** opens its checkpoint in the ``Viewer``. Under it: the best
 under a cost cap with an export button, what explains the score (random-forest Sobol
 indices next to Spearman correlations) and the trials in parallel coordinates.
 
-Everything is read from the run store, incrementally (``observations(since_seq=)``,
-``curves(since_seq=)``), on a background thread, so the kernel stays free and a sweep
-running in another process (``SweepView(sweep_id)``) is watched the same way. Points are
-redrawn at most ``max_rate`` times a second and only the traces whose data changed are
-sent; the models (predicted front, importance) are refitted on a second thread, at most
-every ``model_interval`` seconds, when new observations came in.
+A :class:`SweepMonitor` reads the store (incrementally, on background threads, so the
+kernel stays free and a sweep running in another process, ``SweepView(sweep_id)``, is
+watched the same way) and refits the models; this view subscribes to it and only draws.
+Points are redrawn at most ``max_rate`` times a second and only the traces whose data
+changed are sent, as plain lists; past ``GL_POINTS`` points a trace moves to WebGL. A read
+or refit that fails shows one short sentence, gone when the next one works.
 """
 
 from __future__ import annotations
@@ -26,17 +26,15 @@ import threading
 import time
 
 import ipywidgets as W
-import numpy as np
 import pandas as pd
 
 from workbench import metrics as M
 from workbench.notebook.curves import FitWidth, LiveCurves, run_label
-from workbench.notebook.importance import parameter_importance
 from workbench.notebook.sweepcharts import (
     COST_LABELS,
-    GL_CURVE,
     GL_POINTS,
-    add_gl_curve,
+    GL_TWINS,
+    add_gl_twin,
     cost_title,
     importance_figure,
     log_ticks,
@@ -46,13 +44,14 @@ from workbench.notebook.sweepcharts import (
     update_importance,
     update_parcoords,
 )
-from workbench.notebook.sweepdata import SweepState, format_params
-from workbench.store import RunStore
+from workbench.notebook.sweepdata import format_params
+from workbench.notebook.sweepmonitor import SweepMonitor, load_handle
+
+__all__ = ["SweepView", "load_handle"]
 
 MAX_CURVES = 4  # selected trials kept in the curves view
 CLICKABLE = (
     "curve",
-    GL_CURVE,
     "front",
     "trials",
     "pruned",
@@ -60,18 +59,9 @@ CLICKABLE = (
     "failed",
     "running",
     "newest",
+    *GL_TWINS.values(),
 )
-
-
-def load_handle(sweep_id: str, store=None):
-    """A :class:`SweepHandle` for a recorded sweep (any process's), without running it:
-    ``results()``, ``best()``, ``export()`` work, and its engine is rebuilt empty (the view
-    feeds it the recorded observations)."""
-    from workbench.sweep.driver import recorded
-
-    return recorded(
-        sweep_id, store if isinstance(store, RunStore) else RunStore(store), replay=False
-    )
+ERROR = "<span style='color:#b00020'>{}</span>"
 
 
 def _row_metric(metric: str) -> str:
@@ -85,22 +75,8 @@ def _empty_trace() -> dict:
     return {"x": [], "y": [], "customdata": [], "hovertext": []}
 
 
-def _floats(values) -> np.ndarray:
-    """A trace's x or y as floats (None, a gap, as NaN)."""
-    return np.asarray(values if values is not None else (), dtype=float)
-
-
-def _as_arrays(trace: dict) -> dict:
-    """A trace's data as numpy arrays: plotly checks a list item by item, which was most of
-    a redraw's time. A trace with gaps (None) stays as it is."""
-    if any(x is None for x in trace["x"]):
-        return trace
-    return {
-        "x": np.asarray(trace["x"], dtype=float),
-        "y": np.asarray(trace["y"], dtype=float),
-        "customdata": np.asarray(trace["customdata"], dtype=str),
-        "hovertext": np.asarray(trace["hovertext"], dtype=str),
-    }
+def _finite(values) -> list[float]:
+    return [float(v) for v in values if v is not None and math.isfinite(v)]
 
 
 class SweepView:
@@ -116,44 +92,53 @@ class SweepView:
         height: int = 520,
         autostart: bool = True,
     ):
-        from workbench.sweep.driver import SweepHandle
-
-        self._live = isinstance(sweep, SweepHandle)
-        self.handle = sweep if self._live else load_handle(str(sweep), store)
-        self.store, self.id, self.d = self.handle.store, self.handle.id, self.handle.definition
-        self.state = SweepState(self.store, self.id, self.d)
-        self.poll_interval, self.max_rate, self.model_interval = (
-            poll_interval,
-            max_rate,
-            model_interval,
+        self.monitor = SweepMonitor(
+            sweep, store, poll_interval=poll_interval, model_interval=model_interval
         )
+        self.store = self.monitor.store
+        self.id, self.d = self.monitor.id, self.monitor.d
+        self.max_rate = max_rate
         self.selected: str | None = None
         self.viewer = None
         self.exported = None
         self.latencies: list[float] = []  # seconds from an observation's write to its redraw
         self.draw_times: list[tuple[int, float]] = []  # (points drawn, seconds) per redraw
-        self.importance = parameter_importance(pd.DataFrame(), self.d.space)
-        self.model_front = pd.DataFrame()
-        # Lock order: _models_lock, then _lock or the engine's (handle.engine()), never both.
-        self._lock = threading.RLock()  # the state, the score-vs-cost figure, the curves
-        self._models_lock = threading.Lock()
-        self._closed = threading.Event()
-        self._models_due = threading.Event()
-        self._models_seen = -1  # scored observations the models last saw
-        self._importance_key = None  # (trials ended, sweep done) the chart last saw
-        self._models_final = False  # the models saw everything the ended sweep wrote
-        self._fed = 0  # observations fed to a rebuilt engine
-        self._sent: dict[str, dict] = {}
+        self._lock = threading.RLock()  # the figures and the curves view
+        self._sent: dict[str, dict] = {}  # what each trace was last sent (plain lists)
         self._drawn = 0  # observations drawn (for the latency record)
         self._dirty = True
         self._last_draw = -math.inf
         self._followed: dict[str, tuple[str, int]] = {}  # run id -> (curve name, last seq)
-        self._results_key = None
         self._build_widgets(height)
-        self._threads: list[threading.Thread] = []
+        self.monitor.subscribe(self._on_event)
         self.refresh(force=True, models=not autostart)
         if autostart:
             self.start()
+
+    @property
+    def handle(self):
+        """The sweep's :class:`SweepHandle` (steering, export, best)."""
+        return self.monitor.handle
+
+    @property
+    def state(self):
+        """The monitor's :class:`SweepState` (what the figure is drawn from)."""
+        return self.monitor.state
+
+    @property
+    def importance(self):
+        return self.monitor.importance
+
+    @property
+    def model_front(self):
+        return self.monitor.model_front
+
+    def traced(self, key: str) -> dict:
+        """The data last sent to trace ``key`` (plain lists), its WebGL twin's if it moved."""
+        twin = GL_TWINS.get(key)
+        if twin and self._sent.get(twin, {}).get("x"):
+            return self._sent[twin]
+        return self._sent.get(key, _empty_trace())
 
     # -- widgets --
     def _build_widgets(self, height: int) -> None:
@@ -164,7 +149,9 @@ class SweepView:
             style={"button_width": "150px"},
         )
         self.status = W.HTML()
-        title = f"Sweep {d.name}: {d.metric} against cost on {d.env}"
+        title = f"Sweep {d.name}: {d.metric} against cost"
+        if d.env.lower() not in d.name.lower():
+            title += f" ({d.env})"
         self.fig = pareto_figure(d.metric, d.cost, title, height)
         self._traces = {t.meta: t for t in self.fig.data}
         for key, trace in self._traces.items():
@@ -179,10 +166,12 @@ class SweepView:
         self.export_selected_button = W.Button(
             description="Export this trial", icon="download", disabled=True, layout=auto
         )
+        self.selected_message = W.HTML()
         self.watch_message = W.HTML()
         row_metric = _row_metric(d.metric)
         x = "relative time (s)" if d.cost == M.WALL_TIME else "agent steps"
         self.curves = LiveCurves(metric=row_metric, x=x, height=320, store=self.store)
+        self.curves.widget.layout.display = "none"  # no bare axes before a trial is picked
         self.viewer_box = W.VBox()
         self.cap = W.Text(
             placeholder="no cap", continuous_update=False, layout=W.Layout(width="140px")
@@ -208,6 +197,7 @@ class SweepView:
                 self.fig,
                 section("Selected trial"),
                 W.HBox([self.watch_button, self.export_selected_button, self.selection]),
+                self.selected_message,
                 self.curves.widget,
                 self.watch_message,
                 self.viewer_box,
@@ -229,96 +219,88 @@ class SweepView:
         template = point_template(self.d.metric, axis)
         with self.fig.batch_update():
             for key in (*CLICKABLE, "selected"):
-                if key in self._traces:  # the WebGL curve exists once there are many points
+                if key in self._traces:  # a WebGL twin exists once its trace has many points
                     self._traces[key].hovertemplate = template
             self.fig.layout.xaxis.title.text = cost_title(axis)
 
     # -- updating --
     def start(self) -> None:
-        """Poll the store and refit the models on background threads until the sweep ends."""
-        if any(t.is_alive() for t in self._threads):
-            return
-        self._closed.clear()
-        self._threads = [
-            threading.Thread(target=self._poll_loop, daemon=True, name=f"wb-view-{self.id}"),
-            threading.Thread(target=self._model_loop, daemon=True, name=f"wb-models-{self.id}"),
-        ]
-        for t in self._threads:
-            t.start()
+        """Watch the sweep until it ends: the monitor polls and refits on its threads."""
+        self.monitor.start()
+
+    @property
+    def _threads(self) -> list[threading.Thread]:
+        return self.monitor.threads
 
     def close(self) -> None:
-        """Stop polling (and the viewer, if one plays)."""
-        self._closed.set()
-        self._models_due.set()
+        """Stop watching (and the viewer, if one plays)."""
+        self.monitor.close()
         if self.viewer is not None:
             self.viewer.stop()
 
-    def _poll_loop(self) -> None:
-        while not self._closed.is_set():
-            try:
-                self.refresh(models=False)
-            except Exception as e:  # keep watching: a store busy for a moment is no reason to stop
-                self.status.value = f"<span style='color:#b00020'>{html.escape(repr(e))}</span>"
-            if self.state.done and not self._dirty:
-                self._models_due.set()
-                return
-            self._closed.wait(self.poll_interval)
-
-    def _model_loop(self) -> None:
-        while not self._closed.is_set():
-            self._models_due.wait()
-            self._models_due.clear()
-            if self._closed.is_set():
-                return
-            started = time.monotonic()
-            try:
-                self.update_models()
-            except Exception as e:  # a model that cannot fit yet leaves the figure as it was
-                self.model_message.value = f"<small>models: {html.escape(repr(e))}</small>"
-            if self._models_final:
-                return
-            self._closed.wait(max(0.0, self.model_interval - (time.monotonic() - started)))
+    def _on_event(self, event: str) -> None:
+        if event in ("data", "tick"):
+            self._dirty |= event == "data"
+            if self._dirty and time.monotonic() - self._last_draw >= 1 / self.max_rate:
+                self._draw_points()
+            elif event == "data":
+                self._update_status()
+            self._follow()
+        elif event == "models":
+            self._draw_model()
+        elif event == "importance":
+            with self._lock:
+                update_importance(self.importance_fig, self.monitor.importance, self.d.metric)
+        elif event == "tables":
+            self._update_tables()
+        elif event == "problem":
+            self._update_status()
+            problem = self.monitor.model_problem
+            self.model_message.value = (
+                f"<small><i>{html.escape(problem)}</i></small>" if problem else ""
+            )
 
     def refresh(self, force: bool = False, models: bool = True) -> None:
         """Read what is new in the store and redraw what changed (``force``: redraw now,
-        throttle or not; ``models``: refit the predicted front and importance here too)."""
-        with self._lock:
-            new, runs_changed, curves_changed = self.state.poll(force_runs=force)
-            if not self._live:
-                self.handle.status = self.state.sweep_status
-            self._dirty |= bool(new) or runs_changed or curves_changed
-            if self._dirty and (force or time.monotonic() - self._last_draw >= 1 / self.max_rate):
-                self._draw_points()
-            self._follow()
-            if new or runs_changed or force:
-                self._update_tables()
-        if len(self.state.successes()) != self._models_seen:
-            if models:
-                self.update_models()
-            else:
-                self._models_due.set()
+        throttle or not; ``models``: refit the predicted front, importance and tables here
+        too, not on the monitor's thread)."""
+        self.monitor.poll(force=force)
+        if force and self._dirty:
+            self._draw_points()
+        if models:
+            self.monitor.refit()
+
+    def update_models(self) -> None:
+        """Refit the predicted front, the importance and the tables now."""
+        self.monitor.refit()
 
     def _draw_points(self) -> None:
         started = time.perf_counter()
-        data = self.state.points(self.cost_axis.value, self.selected)
-        many = len(data["curve"]["x"]) > GL_POINTS
-        if many and GL_CURVE not in self._traces:
-            self._traces[GL_CURVE] = add_gl_curve(self.fig, self._traces["curve"].hovertemplate)
-            self._traces[GL_CURVE].on_click(self._on_click)
-        if GL_CURVE in self._traces:
-            data[GL_CURVE] = data["curve"] if many else _empty_trace()
-            data["curve"] = _empty_trace() if many else data["curve"]
+        with self.monitor.lock:
+            data = self.state.points(self.cost_axis.value, self.selected)
+            obs = self.state.obs
+            fresh = [o["at"] for o in obs[self._drawn :]]
+            self._drawn = len(obs)
+        for key, twin in GL_TWINS.items():
+            many = len(data[key]["x"]) > GL_POINTS
+            if many and twin not in self._traces:
+                with self._lock:
+                    trace = add_gl_twin(self.fig, key, self._traces[key].hovertemplate)
+                    trace.on_click(self._on_click)
+                    self._traces[twin] = trace
+            if twin in self._traces:
+                data[twin] = data[key] if many else _empty_trace()
+                data[key] = _empty_trace() if many else data[key]
         changed = {k: v for k, v in data.items() if k not in ("band", "model")}
         changed = {k: v for k, v in changed.items() if self._sent.get(k) != v}
         if changed:
-            with self.fig.batch_update():
+            with self._lock, self.fig.batch_update():
                 for key, v in changed.items():
-                    self._traces[key].update(_as_arrays(v), showlegend=bool(v["x"]))
+                    self._traces[key].update(v, showlegend=bool(v["x"]))
                     self._sent[key] = v
                 self._fit_axes()
         now = time.time()
-        self.latencies += [now - o["at"] for o in self.state.obs[self._drawn :]]
-        self._drawn = len(self.state.obs)
+        self.latencies += [now - at for at in fresh]
         self._dirty, self._last_draw = False, time.monotonic()
         n = sum(len(v["x"]) for v in data.values())
         self.draw_times.append((n, time.perf_counter() - started))
@@ -327,129 +309,102 @@ class SweepView:
     def _follow(self) -> None:
         """New metric rows of selected trials still running go on to their curves."""
         for run_id, (name, seq) in list(self._followed.items()):
-            rows = self.store.curves([run_id], since_seq={run_id: seq})
-            for row in rows.to_dict("records"):
-                self.curves.append(name, row)
+            rows = self.store.curves([run_id], since_seq=seq)
+            with self._lock:
+                for row in rows.to_dict("records"):
+                    self.curves.append(name, row)
             if len(rows):
                 self._followed[run_id] = (name, int(rows["seq"].iloc[-1]))
             if run_id in self.state.complete:
                 self._followed.pop(run_id)
 
-    def update_models(self) -> None:
-        """Refit the predicted front on what was observed so far, and the importance chart
-        when a trial has ended since it was last drawn (a small forest while the sweep runs,
-        a bigger one on the final results)."""
-        with self._models_lock:  # the model thread's refit and a cell's call take turns
-            self._update_models()
-
-    def _update_models(self) -> None:
-        with self._lock:
-            rows = self.state.successes()
-            feed = self.state.obs[self._fed :]
-            self._fed += len(feed)
-            done = self.state.done
-            ended = sum(r["status"] != "running" for r in self.state.runs.values())
-        # Engine calls hold the engine's lock. So does the forest: Python 3.11's warnings
-        # filters are one global list, and scikit-learn's many catch_warnings blocks would
-        # undo the engine's while it fits (its silenced warnings then reach the notebook).
-        with self.handle.engine() as sweeper:
-            if not self._live:  # a rebuilt engine learns what the sweep's own one saw
-                for o in feed:
-                    sweeper.observe(
-                        o["params"], o["score"], o["cost"], failed=o["failed"], error=o["error"]
-                    )
-            self.model_front = sweeper.predicted_front(60)
-        self._models_seen = len(rows)
-        self._draw_model()
-        if (ended, done) == self._importance_key:
-            self._models_final = done
-            return
-        self._importance_key = (ended, done)
-        trees, repeats = (200, 8) if done else (40, 3)
-        with self.handle.engine():
-            table = parameter_importance(
-                pd.DataFrame(rows),
-                self.d.space,
-                seed=self.d.seed,
-                n_estimators=trees,
-                repeats=repeats,
-            )
-        self.importance = table
-        update_importance(self.importance_fig, table, self.d.metric)
-        self._models_final = done
-
     def _draw_model(self) -> None:
-        front = self.model_front
+        """The model's predicted front and band, on the definition's cost axis only, once
+        it spans three costs (a band over one or two is a misleading block)."""
+        front = self.monitor.model_front
         shown = self.cost_axis.value == self.d.cost and not front.empty
-        cost = list(front["cost"]) if shown else []
+        if shown:
+            front = front.drop_duplicates("cost").sort_values("cost")
+            shown = len(front) >= 3
+        cost = [float(c) for c in front["cost"]] if shown else []
+        mean = [float(v) for v in front["score_mean"]] if shown else []
+        band = (
+            [float(v) for v in front["score_hi"]] + [float(v) for v in front["score_lo"]][::-1]
+            if shown
+            else []
+        )
         with self._lock, self.fig.batch_update():
-            band, model = self._traces["band"], self._traces["model"]
-            band.update(
-                x=cost + cost[::-1],
-                y=list(front["score_hi"]) + list(front["score_lo"])[::-1] if shown else [],
-                showlegend=shown,
-            )
-            model.update(x=cost, y=list(front["score_mean"]) if shown else [], showlegend=shown)
+            self._traces["band"].update(x=cost + cost[::-1], y=band, showlegend=shown)
+            self._traces["model"].update(x=cost, y=mean, showlegend=shown)
+            self._sent["model"] = {"x": cost, "y": mean}
             self._fit_axes()
 
     def _fit_axes(self) -> None:
         """Ticks in 1-2-5 steps on the log cost axis (plotly labels a short log range with
-        bare digits), and a score range fitting the points and the model's mean: the band
-        may leave it (far from the data it is wide, and would flatten everything else)."""
-        keys = [k for k in (*CLICKABLE, "model") if k in self._traces]
-        xs = np.concatenate([_floats(self._traces[k].x) for k in keys])
-        ys = np.concatenate([_floats(self._traces[k].y) for k in keys])
-        xs, ys = xs[np.isfinite(xs)], ys[np.isfinite(ys)]
-        if not len(xs) or not len(ys):
+        bare digits), and a score range fitting the points and the model's mean, within the
+        metric's bounds where it has some: the band may leave it (far from the data it is
+        wide, and would flatten everything else)."""
+        keys = [k for k in (*CLICKABLE, "model") if k in self._sent]
+        xs = [x for k in keys for x in _finite(self._sent[k]["x"]) if x > 0]
+        ys = [y for k in keys for y in _finite(self._sent[k]["y"])]
+        if not xs or not ys:
             return
-        ticks, labels = log_ticks(float(xs.min()), float(xs.max()))
-        low, high = float(ys.min()), float(ys.max())
+        ticks, labels = log_ticks(min(xs), max(xs))
+        low, high = min(ys), max(ys)
         pad = 0.08 * (high - low) or 0.5 * abs(high) or 1.0
+        low, high = low - pad, high + pad
+        bounds = M.BOUNDS.get(self.d.metric)
+        if bounds:  # no room above what is possible
+            room = 0.03 * (bounds[1] - bounds[0])
+            low, high = max(low, bounds[0] - room), min(high, bounds[1] + room)
         self.fig.layout.xaxis.update(tickvals=[10**t for t in ticks], ticktext=labels)
-        self.fig.layout.yaxis.range = [low - pad, high + pad]
+        self.fig.layout.yaxis.range = [low, high]
 
     def _axis_changed(self) -> None:
         with self._lock:
             self._set_templates(self.cost_axis.value)
             self._sent.clear()
-            self._draw_points()
+        self._draw_points()
         self._draw_model()
 
     def _update_status(self) -> None:
-        d, runs = self.d, self.state.runs.values()
-        counts = {s: sum(r["status"] == s for r in runs) for s in ("finished", "pruned")}
-        counts.update({s: sum(r["status"] == s for r in runs) for s in ("stopped", "failed")})
+        d, state = self.d, self.state
+        with self.monitor.lock:
+            runs = list(state.runs.values())
+            n_obs = len(state.obs)
+        counts = {
+            s: sum(r["status"] == s for r in runs)
+            for s in ("finished", "pruned", "stopped", "failed")
+        }
         running = sum(r["status"] == "running" for r in runs)
         ended = ", ".join(f"{n} {s}" for s, n in counts.items() if n) or "none yet"
-        status = self.handle.status if self._live else self.state.sweep_status
+        status = self.monitor.status
         parts = [
             f"<b>{html.escape(d.name)}</b> <code>{html.escape(self.id)}</code>",
-            f"<b>{status}</b>",
+            f"<b>{html.escape(str(status))}</b>",
             f"trials ended: {ended}",
             f"{running} running",
-            f"{len(self.state.obs)} observations",
+            f"{n_obs:,} observations",
             f"store <code>{html.escape(str(self.store.path))}</code>",
         ]
-        guess = self.handle.next_prediction if self._live and running else None
+        guess = self.handle.next_prediction if self.monitor.live and running else None
         if guess:
             parts.append(
                 f"newest trial predicted: {d.metric} {guess['score']:.3g} "
                 f"[{guess['score_lo']:.3g}, {guess['score_hi']:.3g}] at "
                 f"{guess['cost']:.3g}, P(success) {guess['p_success']:.2f}"
             )
-        self.status.value = "<div style='line-height:1.5'>" + " &middot; ".join(parts) + "</div>"
+        text = "<div style='line-height:1.5'>" + " &middot; ".join(parts) + "</div>"
+        if self.monitor.problem:
+            text += ERROR.format(html.escape(self.monitor.problem))
+        self.status.value = text
 
     def _update_tables(self) -> None:
-        key = tuple((i, r["status"], r["score"]) for i, r in self.state.runs.items())
-        if key == self._results_key:
+        results = self.monitor.results
+        if results is None:
             return
-        self._results_key = key
-        from workbench.sweep.driver import trial_table
-
-        # the view's own definition: a steered sweep's edits (a pinned parameter leaving
-        # the space) must not change the columns under the charts it already drew
-        results = trial_table(self.store, self.id, self.d)
-        update_parcoords(self.parcoords_fig, results, self.d.space, self.d.metric)
+        with self._lock:
+            update_parcoords(self.parcoords_fig, results, self.d.space, self.d.metric)
         self._update_best(results)
 
     # -- best and export --
@@ -473,6 +428,8 @@ class SweepView:
             )
             return
         if results is None:
+            results = self.monitor.results
+        if results is None:
             results = trial_table(self.store, self.id, self.d)
         best = best_trial(results, cap, self.d.space)
         if best is None:
@@ -487,10 +444,12 @@ class SweepView:
 
     def export(self, max_cost: float | None = None, run_id: str | None = None):
         """Write a trial's config (default: the best costing at most ``max_cost``) as a TOML
-        override and show the path and the command that reruns it; returns the path."""
+        override and show the path and the command that reruns it (beside the button that
+        asked: the selected trial's, or the best's); returns the path."""
         path = self.handle.export(run_id=run_id, max_cost=max_cost)
         command = f"python -m workbench train {shlex.quote(self.d.env)} --config {path}"
-        self.export_message.value = (
+        message = self.selected_message if run_id is not None else self.export_message
+        message.value = (
             f"wrote <code>{html.escape(str(path))}</code><br>"
             f"rerun it: <code>{html.escape(command)}</code>"
         )
@@ -498,15 +457,15 @@ class SweepView:
         return path
 
     def _export_clicked(self, best: bool) -> None:
+        message = self.export_message if best else self.selected_message
         try:
             if best:
                 self.export(max_cost=self._cap_value())
             else:
                 self.export(run_id=self.selected)
-        except (ValueError, KeyError) as e:
-            self.export_message.value = (
-                f"<span style='color:#b00020'>Not exported: {html.escape(str(e))}</span>"
-            )
+        except (ValueError, KeyError, OSError) as e:
+            text = e.args[0] if isinstance(e, KeyError) and e.args else str(e)
+            message.value = ERROR.format("Not exported: " + html.escape(str(text)))
 
     # -- selecting and watching --
     def _on_click(self, trace, points, _state) -> None:
@@ -515,10 +474,12 @@ class SweepView:
 
     def select(self, run_id: str) -> None:
         """Select a trial: mark it, put its curve in ``curves``, enable Watch and Export."""
+        if run_id not in self.state.runs:
+            self.monitor.poll(force=True)
+        with self.monitor.lock:
+            record = dict(self.state.runs[run_id])
+            complete = run_id in self.state.complete
         with self._lock:
-            if run_id not in self.state.runs:
-                self.state.poll(force_runs=True)
-            record = self.state.runs[run_id]
             self.selected = run_id
             name = record["name"]
             label = run_label(name, run_id)
@@ -528,7 +489,8 @@ class SweepView:
             others = [n for n in self.curves.rows if n != label]
             for old in others[: max(0, len(others) - MAX_CURVES + 1)]:
                 self.curves.remove_run(old)
-            if run_id not in self.state.complete:
+            self.curves.widget.layout.display = None
+            if not complete:
                 self._followed[run_id] = (label, int(rows["seq"].iloc[-1]) if len(rows) else -1)
             why = record["reason"] or record["error"]
             self.selection.value = (
@@ -538,8 +500,9 @@ class SweepView:
                 + format_params(record["params"]).replace("<br>", ", ")
                 + "</small>"
             )
+            self.selected_message.value = ""
             self.watch_button.disabled = self.export_selected_button.disabled = False
-            self._draw_points()
+        self._draw_points()
 
     def watch(self, run_id: str | None = None, fps: float = 30.0):
         """Play the selected trial's final checkpoint in a ``Viewer`` below the curves."""

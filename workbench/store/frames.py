@@ -12,6 +12,11 @@ from workbench.store.database import Database
 from workbench.store.reaping import shown_as_ended
 
 
+def json_path(key: str) -> str:
+    """SQLite's JSON path of a top-level key (quoted: metric keys hold slashes)."""
+    return '$."' + key.replace('"', '\\"') + '"'
+
+
 class Frames(Database):
     def runs(self, query: str | None = None, sweep: str | None = None) -> pd.DataFrame:
         """One row per run (optionally of one sweep), with a pandas ``query`` filter.
@@ -90,6 +95,23 @@ class Frames(Database):
             ).fetchall()
             records.extend({"run_id": run_id, "seq": s, **json.loads(d)} for s, d in rows)
         return pd.DataFrame.from_records(records)
+
+    def sweep_curves(self, sweep_id: str, keys=(), since_rowid: int = -1) -> pd.DataFrame:
+        """Every metric row the runs of sweep ``sweep_id`` wrote after row ``since_rowid``,
+        in the order written: ``rowid``, ``run_id``, ``seq``, ``agent_steps``,
+        ``wall_time`` and one column per key of ``keys`` (None where a row lacks it). What a
+        live view polls with: rows are numbered as they are committed, so reading from the
+        last rowid seen misses none and reads none twice, however many runs the sweep has."""
+        keys = list(keys)
+        values = "".join(", json_extract(m.data, ?)" for _ in keys)
+        cur = self._read(
+            f"SELECT m.rowid, m.run_id, m.seq, m.agent_steps, m.wall_time{values}"
+            " FROM metrics m WHERE m.rowid > ?"
+            " AND m.run_id IN (SELECT id FROM runs WHERE sweep_id = ?) ORDER BY m.rowid",
+            (*(json_path(k) for k in keys), since_rowid, sweep_id),
+        )
+        columns = ["rowid", "run_id", "seq", M.AGENT_STEPS, M.WALL_TIME, *keys]
+        return pd.DataFrame.from_records(cur.fetchall(), columns=columns)
 
     def sweeps(self) -> pd.DataFrame:
         """One row per sweep: id, name, status, error, times, why it ended, trials."""

@@ -105,15 +105,20 @@ class SweepRecords(Database):
             db.execute("UPDATE sweeps SET heartbeat = ? WHERE id = ?", (time.time(), sweep_id))
         return seq
 
-    def observations(self, sweep_id: str, since_seq: int = -1) -> pd.DataFrame:
-        """A sweep's observations in order (seq, run_id, params, score, cost, failed, error)."""
+    def observations(self, sweep_id: str, since_seq: int = -1, params: bool = True) -> pd.DataFrame:
+        """A sweep's observations in order (seq, run_id, params, score, cost, failed, error,
+        at). ``params=False`` leaves the parameters out (a view drawing 100,000 points needs
+        each trial's, not each point's)."""
+        columns = (
+            "seq, run_id, " + ("params, " if params else "") + "score, cost, failed, error, at"
+        )
         cur = self._read(
-            "SELECT seq, run_id, params, score, cost, failed, error, at FROM sweep_observations"
-            " WHERE sweep_id = ? AND seq > ? ORDER BY seq",
+            f"SELECT {columns} FROM sweep_observations WHERE sweep_id = ? AND seq > ? ORDER BY seq",
             (sweep_id, since_seq),
         )
         df = pd.DataFrame.from_records(cur.fetchall(), columns=[d[0] for d in cur.description])
         if not df.empty:
-            df["params"] = [json.loads(p) for p in df["params"]]
+            if params:
+                df["params"] = [json.loads(p) for p in df["params"]]
             df["failed"] = df["failed"].astype(bool)
         return df

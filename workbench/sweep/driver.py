@@ -128,21 +128,7 @@ def recorded(sweep_id: str, store=None, replay: bool = True, **overrides) -> Swe
     sweep is opened: resume, views and the CLI use it."""
     store = store if isinstance(store, RunStore) else RunStore(store, create=False)
     record = store.sweep(sweep_id)
-    d = load_recorded(record["definition"])
-    events = store.events(sweep_id)
-    applied = events[events["applied_at"].notna()] if not events.empty else events
-    paused = False
-    queue: list[Queued] = []
-    for ev in applied.to_dict("records"):
-        kind, payload = ev["kind"], ev["payload"]
-        if kind == "edit":
-            d = edited(d, **payload)
-        elif kind == "extend":
-            d = edited(d, **payload["applied"])
-        elif kind in ("pause", "resume"):
-            paused = kind == "pause"
-        elif kind in ("enqueue", "reseed"):
-            queue += [Queued(**t) for t in payload["trials"]]
+    d, paused, queue = _steered(record, store.events(sweep_id))
     if any(v is not None for v in overrides.values()):
         d = load(d, **overrides)
     runs = store.runs(sweep=sweep_id)
@@ -177,6 +163,32 @@ def recorded(sweep_id: str, store=None, replay: bool = True, **overrides) -> Swe
     handle.charged = charged
     handle.next_index = len(runs)
     return handle
+
+
+def recorded_definition(sweep_id: str, store=None):
+    """The definition a recorded sweep runs with now: as recorded, upgraded, then every
+    applied edit (what a view needs before it draws; :func:`recorded` gives the rest)."""
+    store = store if isinstance(store, RunStore) else RunStore(store, create=False)
+    return _steered(store.sweep(sweep_id), store.events(sweep_id))[0]
+
+
+def _steered(record: dict, events) -> tuple:
+    """(definition, paused, queue of asked-for trials) after the applied steering events."""
+    d = load_recorded(record["definition"])
+    applied = events[events["applied_at"].notna()] if not events.empty else events
+    paused = False
+    queue: list[Queued] = []
+    for ev in applied.to_dict("records"):
+        kind, payload = ev["kind"], ev["payload"]
+        if kind == "edit":
+            d = edited(d, **payload)
+        elif kind == "extend":
+            d = edited(d, **payload["applied"])
+        elif kind in ("pause", "resume"):
+            paused = kind == "pause"
+        elif kind in ("enqueue", "reseed"):
+            queue += [Queued(**t) for t in payload["trials"]]
+    return d, paused, queue
 
 
 def own_history(store: RunStore, sweep_id: str):

@@ -55,12 +55,10 @@ def pareto_mask(cost, score) -> np.ndarray:
     cost = np.asarray(cost, dtype=float)
     score = np.asarray(score, dtype=float)
     order = np.lexsort((np.arange(len(cost)), -score, cost))
+    ranked = score[order]
+    before = np.fmax.accumulate(np.concatenate([[-np.inf], ranked[:-1]]))
     mask = np.zeros(len(cost), dtype=bool)
-    best = -np.inf
-    for i in order:
-        if score[i] > best:
-            mask[i] = True
-            best = score[i]
+    mask[order] = ranked > before  # better than everything at its cost or below
     return mask
 
 
