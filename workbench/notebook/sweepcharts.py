@@ -25,6 +25,9 @@ from workbench.notebook.sweepdata import TRACE_KEYS, format_value
 # 80 ms (test-artifacts/measure_browser_render.py).
 GL_POINTS = 1000
 GL_TWINS = {"curve": "curve_gl", "trials": "trials_gl"}
+# Beside a WebGL twin, the points that came since it was last sent: a small trace, so a new
+# observation reaches the screen without re-sending tens of thousands of points.
+RECENT = {"curve": "curve_recent", "trials": "trials_recent"}
 COST_LABELS = {M.WALL_TIME: "wall-clock seconds", M.AGENT_STEPS: "agent steps"}
 MODEL = "#e76f51"
 TRACE_STYLES = {
@@ -121,6 +124,8 @@ def pareto_figure(metric: str, axis: str, title: str, height: int = 520) -> Figu
     )
     for key in TRACE_KEYS:
         fig.add_scatter(x=[], y=[], meta=key, showlegend=False, **TRACE_STYLES[key])
+    for key, recent in RECENT.items():
+        fig.add_scatter(x=[], y=[], meta=recent, showlegend=False, **TRACE_STYLES[key])
     return full_width(fig)
 
 

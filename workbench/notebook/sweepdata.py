@@ -257,23 +257,24 @@ class SweepState:
     def _settled(self, axis: str) -> dict:
         """The points of observations whose trials have ended and been read to their end:
         they will not change, so each is placed once (a sweep of 100,000 points redraws
-        only what came since)."""
+        only what came since); ``pending``: the others, looked at again next time."""
         cache = self._settled_points.setdefault(
-            axis, {"upto": 0, "trials": _empty(), "curve": _empty()}
+            axis, {"seen": 0, "pending": [], "trials": _empty(), "curve": _empty()}
         )
         finals = None
-        while cache["upto"] < len(self.obs):
-            i = cache["upto"]
+        pending = []
+        for i in [*cache["pending"], *range(cache["seen"], len(self.obs))]:
             o = self.obs[i]
             if o["run_id"] is not None and o["run_id"] not in self.complete:
-                break
+                pending.append(i)
+                continue
             finals = self._finals() if finals is None else finals
             kind = self._kind(i, o, finals)
             x = self._x(i, o, axis, kind == "trials") if kind else None
             if x is not None and x > 0:
                 text = self.run_text(o["run_id"]) if kind == "trials" else ""
                 _add(cache[kind], x, o["score"], o["run_id"], text)
-            cache["upto"] = i + 1
+        cache["seen"], cache["pending"] = len(self.obs), pending
         return cache
 
     def points(self, axis: str, selected: str | None = None) -> dict[str, dict]:
@@ -285,7 +286,7 @@ class SweepState:
         out["trials"] = {k: list(v) for k, v in trials.items()}
         curve_x, curve_y, curve_ids = list(curve["x"]), list(curve["y"]), list(curve["customdata"])
         finals = self._finals()
-        for i in range(settled["upto"], len(self.obs)):  # the rest: trials still running
+        for i in settled["pending"]:  # the rest: trials still running
             o = self.obs[i]
             kind = self._kind(i, o, finals)
             x = self._x(i, o, axis, kind == "trials") if kind else None
@@ -299,7 +300,13 @@ class SweepState:
                 curve_ids.append(o["run_id"])
         ok_x = out["trials"]["x"] + curve_x
         ok_y = out["trials"]["y"] + curve_y
-        stride = -(-len(curve_x) // MAX_CURVE_POINTS) if curve_x else 1
+        # a power of two, so the points drawn stay the same ones until it doubles
+        stride = 1 << max(0, math.ceil(math.log2(max(1, len(curve_x)) / MAX_CURVE_POINTS)))
+        out["settled"] = {
+            "trials": len(trials["x"]),
+            "curve": -(-len(curve["x"]) // stride),
+            "stride": stride,
+        }
         drawn = out["curve"]
         drawn["x"], drawn["y"] = curve_x[::stride], curve_y[::stride]
         drawn["customdata"] = curve_ids[::stride]

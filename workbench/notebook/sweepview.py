@@ -34,6 +34,7 @@ from workbench.notebook.sweepcharts import (
     COST_LABELS,
     GL_POINTS,
     GL_TWINS,
+    RECENT,
     add_gl_twin,
     cost_title,
     importance_figure,
@@ -60,7 +61,9 @@ CLICKABLE = (
     "running",
     "newest",
     *GL_TWINS.values(),
+    *RECENT.values(),
 )
+BIG_EVERY = 5.0  # seconds between sends of a WebGL twin while points keep coming
 ERROR = "<span style='color:#b00020'>{}</span>"
 
 
@@ -73,6 +76,10 @@ def _row_metric(metric: str) -> str:
 
 def _empty_trace() -> dict:
     return {"x": [], "y": [], "customdata": [], "hovertext": []}
+
+
+def _part(trace: dict, start: int, stop: int | None) -> dict:
+    return {k: v[start:stop] for k, v in trace.items()}
 
 
 def _finite(values) -> list[float]:
@@ -105,6 +112,8 @@ class SweepView:
         self.draw_times: list[tuple[int, float]] = []  # (points drawn, seconds) per redraw
         self._lock = threading.RLock()  # the figures and the curves view
         self._sent: dict[str, dict] = {}  # what each trace was last sent (plain lists)
+        self._base: dict[str, tuple] = {}  # a WebGL twin's (points, stride, when) last sent
+        self._legend: dict[str, bool] = {}  # a twin's legend entry stands for its trace
         self._drawn = 0  # observations drawn (for the latency record)
         self._dirty = True
         self._last_draw = -math.inf
@@ -134,11 +143,17 @@ class SweepView:
         return self.monitor.model_front
 
     def traced(self, key: str) -> dict:
-        """The data last sent to trace ``key`` (plain lists), its WebGL twin's if it moved."""
-        twin = GL_TWINS.get(key)
-        if twin and self._sent.get(twin, {}).get("x"):
-            return self._sent[twin]
-        return self._sent.get(key, _empty_trace())
+        """The data last sent for trace ``key`` (plain lists): with its WebGL twin's and the
+        recent points beside it once it moved."""
+        parts = [
+            self._sent.get(k, _empty_trace())
+            for k in (GL_TWINS.get(key), key, RECENT.get(key))
+            if k
+        ]
+        return {
+            f: [v for p in parts for v in p.get(f, [])]
+            for f in ("x", "y", "customdata", "hovertext")
+        }
 
     # -- widgets --
     def _build_widgets(self, height: int) -> None:
@@ -281,22 +296,36 @@ class SweepView:
             obs = self.state.obs
             fresh = [o["at"] for o in obs[self._drawn :]]
             self._drawn = len(obs)
+        settled = data.pop("settled")
         for key, twin in GL_TWINS.items():
-            many = len(data[key]["x"]) > GL_POINTS
-            if many and twin not in self._traces:
+            full = data[key]
+            if twin not in self._traces:
+                if len(full["x"]) <= GL_POINTS:
+                    continue
                 with self._lock:
                     trace = add_gl_twin(self.fig, key, self._traces[key].hovertemplate)
                     trace.on_click(self._on_click)
                     self._traces[twin] = trace
-            if twin in self._traces:
-                data[twin] = data[key] if many else _empty_trace()
-                data[key] = _empty_trace() if many else data[key]
+            # The twin holds what had settled when it was last sent; the points since go to
+            # the small recent trace, until the twin is due again.
+            tag = settled["stride"] if key == "curve" else 0
+            base = self._base.get(key)
+            now = time.monotonic()
+            if not (
+                base and base[0] <= settled[key] and base[1] == tag and now - base[2] < BIG_EVERY
+            ):
+                base = self._base[key] = (settled[key], tag, now)
+            data[twin] = _part(full, 0, base[0])
+            data[RECENT[key]] = _part(full, base[0], None)
+            data[key] = _empty_trace()
+            self._legend[twin] = bool(full["x"])
         changed = {k: v for k, v in data.items() if k not in ("band", "model")}
         changed = {k: v for k, v in changed.items() if self._sent.get(k) != v}
         if changed:
             with self._lock, self.fig.batch_update():
                 for key, v in changed.items():
-                    self._traces[key].update(v, showlegend=bool(v["x"]))
+                    legend = self._legend.get(key, bool(v["x"]) and key not in RECENT.values())
+                    self._traces[key].update(v, showlegend=legend)
                     self._sent[key] = v
                 self._fit_axes()
         now = time.time()
@@ -364,6 +393,7 @@ class SweepView:
         with self._lock:
             self._set_templates(self.cost_axis.value)
             self._sent.clear()
+            self._base.clear()
         self._draw_points()
         self._draw_model()
 
