@@ -32,6 +32,13 @@ def compared(tmp_path_factory):
     return db, a, b, view
 
 
+def test_the_view_redrew_while_the_sweeps_ran_a_few_times_a_second_at_most(compared):
+    _db, _a, _b, view = compared
+    assert len(view.draws) >= 4  # the first, forced, then live ones
+    gaps = np.diff(view.draws[1:])  # the first draw was forced; later ones are throttled
+    assert gaps.min() >= 1 / view.max_rate - 0.01
+
+
 def traces(view, kind):
     return {
         t.meta.split(":", 1)[1]: t

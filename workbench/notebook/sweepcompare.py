@@ -384,6 +384,7 @@ class CompareView:
         )
         self._traces = {t.meta: t for fig in (self.fig, self.hv_fig) for t in fig.data}
         self._sent: dict[str, dict] = {}
+        self.draws: list[float] = []  # when each redraw happened (time.monotonic)
         self._lock = threading.Lock()
         self._closed = threading.Event()
         self._thread: threading.Thread | None = None
@@ -460,6 +461,7 @@ class CompareView:
         self.table.value = table_html(data)
         self._update_status()
         self._dirty, self._last_draw = False, time.monotonic()
+        self.draws.append(self._last_draw)
 
     def _update_status(self) -> None:
         sweeps = self.comparison.sweeps
