@@ -2,6 +2,8 @@
 their start; the traces' data, colours, fronts and hypervolume lines, the table, and the
 errors for sweeps that cannot be compared or do not exist."""
 
+import argparse
+
 import numpy as np
 import pytest
 
@@ -121,6 +123,9 @@ def test_everything_handed_to_plotly_is_a_plain_list(compared):
                     key,
                     [type(v) for v in values],
                 )
+        sizes = s["hypervolume"]["size"]
+        assert type(sizes) is list and all(type(v) is int for v in sizes)
+        assert sizes[0] == sizes[-1] == 0 and all(v > 0 for v in sizes[1:-1])  # trials only
     for fig in (view.fig, view.hv_fig):
         for t in fig.data:
             assert not isinstance(t.x, np.ndarray) and not isinstance(t.y, np.ndarray)
@@ -151,3 +156,16 @@ def test_sweeps_that_cannot_be_compared_or_do_not_exist_say_so(compared):
         for h in (a, b):
             assert list(mine[h.id].x) == list(theirs[h.id].x)
             assert list(mine[h.id].y) == list(theirs[h.id].y)
+
+
+def test_sweep_compare_on_the_command_line_reports_the_same_hypervolumes(compared, capsys):
+    from workbench.cli.steer import compare
+
+    db, a, b, view = compared
+    compare(argparse.Namespace(sweep_id=a.id, other_id=b.id, db=str(db)))
+    out = capsys.readouterr().out
+    lines = traces(view, "hypervolume")
+    for h in (a, b):
+        assert f"{h.id}: hypervolume {lines[h.id].y[-1]:.4g}\n" in out
+    ref_cost = view.comparison.reference()[0]
+    assert f"reference point (agent_steps {ref_cost:.4g}, perf 0)" in out

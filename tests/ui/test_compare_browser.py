@@ -46,6 +46,7 @@ narrow = workbench.sweep(
     "SweepView([wide.id, narrow.id])",
 ]
 
+SCROLLER = ".jp-NotebookPanel .jp-WindowedPanel-outer"
 FIGURES = """
 () => [...document.querySelectorAll('.js-plotly-plot')].map(gd => ({
   title: gd.layout?.title?.text || '',
@@ -74,6 +75,20 @@ def test_two_sweeps_compared_in_a_real_browser(lab, tmp_path):  # noqa: F811
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             open_and_run(page, lab, "compare.ipynb")
+            # the view's cell is the last: scroll there (a windowed notebook renders what is
+            # near the screen), and give a busy machine time to draw the figures
+            page.eval_on_selector(SCROLLER, "e => { e.scrollTop = e.scrollHeight; }")
+            hv_plot = page.locator(".js-plotly-plot", has_text="Hypervolume").first
+            try:
+                hv_plot.wait_for(timeout=120_000)
+            except Exception:
+                page.screenshot(path=str(ARTIFACTS / "compare-not-drawn.png"))
+                raise
+            hv_plot.scroll_into_view_if_needed()
+            running, deadline = page.get_by_text("of 2 running"), time.time() + 240
+            while running.count() and time.time() < deadline:  # the last one while running
+                page.screenshot(path=str(ARTIFACTS / "compare-live.png"))
+                time.sleep(1.5)
             # the view polls until both sweeps end
             page.get_by_text("all ended").first.wait_for(timeout=240_000)
             store = RunStore(tmp_path / "wb.db")

@@ -206,7 +206,7 @@ class Comparison:
                 front["x"].append(right)
                 front["y"].append(front["y"][-1])
                 front["text"].append("no better result at a higher cost")
-        hv = {"x": [0.0], "y": [0.0], "text": ["start"]}
+        hv = {"x": [0.0], "y": [0.0], "text": ["start"], "size": [0]}  # markers: trials only
         final = 0.0
         if ref is not None and len(done):
             keys = trial_keys(done, s.d.space)
@@ -214,12 +214,14 @@ class Comparison:
             hv["x"] += t
             hv["y"] += v
             hv["text"] += ["a trial came in"] * len(t)
+            hv["size"] += [7] * len(t)
             final = v[-1]
         elapsed = s.elapsed(now)
         if elapsed > hv["x"][-1]:  # flat until now, or until the sweep ended
             hv["x"].append(elapsed)
             hv["y"].append(hv["y"][-1])
             hv["text"].append("now" if s.status == "running" else f"sweep {s.status}")
+            hv["size"].append(0)
         return {
             "id": s.id,
             "label": s.label,
@@ -234,7 +236,8 @@ class Comparison:
         from workbench.sweep.handle import best_trial
 
         best = best_trial(s.results, None, s.d.space) if len(done) else None
-        spent = s.spent_s or s.elapsed(now)
+        # the driver saves its spent time now and then: a running sweep's would lag
+        spent = s.spent_s if s.status != "running" and s.spent_s else s.elapsed(now)
         return {
             "sweep": s.label,
             "env": s.d.env,
@@ -323,7 +326,7 @@ def _hypervolume_figure(comparison: Comparison, height: int):
             name=s.label,
             mode="lines+markers",
             line=dict(shape="hv", color=s.colour, width=2.5),
-            marker=dict(size=6, color=s.colour),
+            marker=dict(color=s.colour),
             hovertemplate=f"{html.escape(s.label)}: hypervolume %{{y:.4g}} at %{{x:.0f}} s"
             "<br>%{hovertext}<extra></extra>",
         )
@@ -452,7 +455,8 @@ class CompareView:
                     changed[key] = s[kind]
         with self.fig.batch_update(), self.hv_fig.batch_update():
             for key, v in changed.items():
-                self._traces[key].update(x=v["x"], y=v["y"], hovertext=v["text"])
+                marker = {"marker": {"size": v["size"]}} if "size" in v else {}
+                self._traces[key].update(x=v["x"], y=v["y"], hovertext=v["text"], **marker)
                 self._sent[key] = v
             if data["cost_range"] is not None:
                 ticks, labels = log_ticks(*data["cost_range"])
