@@ -148,6 +148,8 @@ def test_sweeps_that_cannot_be_compared_or_do_not_exist_say_so(compared):
         CompareView([a.id, a.id], store=db, autostart=False)
     with pytest.raises(TypeError, match="a list of sweep ids or handles, got 'sweep-x'"):
         CompareView("sweep-x", store=db)
+    with pytest.raises(TypeError, match="a sweep id or a SweepHandle, got 3"):
+        CompareView([a.id, 3], store=db)
     # handles work as well as ids, and a view opened after both ended draws the same
     late = CompareView([a, b], autostart=False)
     assert late.comparison.done

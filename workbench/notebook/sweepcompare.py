@@ -121,19 +121,21 @@ class Comparison:
             )
         if not sweeps:
             raise ValueError("compare takes at least one sweep id, got an empty list")
+        for s in sweeps:
+            if not isinstance(s, str | SweepHandle):
+                raise TypeError(f"a sweep is a sweep id or a SweepHandle, got {s!r}")
         ids = [s.id if isinstance(s, SweepHandle) else s for s in sweeps]
         if len(set(ids)) < len(ids):
             twice = sorted({i for i in ids if ids.count(i) > 1})
             raise ValueError(f"each sweep once, please: {', '.join(twice)} given twice")
-        shared = store if isinstance(store, RunStore) or store is None else RunStore(store)
+        where = store if isinstance(store, RunStore) else None
+        if where is None and (store is not None or any(isinstance(s, str) for s in sweeps)):
+            where = RunStore(store, create=False)  # None: the default store
         handles = []
         for s in sweeps:
             if isinstance(s, SweepHandle):
                 handles.append(s)
                 continue
-            if not isinstance(s, str):
-                raise TypeError(f"a sweep id is a string, got {s!r}")
-            where = shared if shared is not None else RunStore(None, create=False)
             try:
                 handles.append(recorded(s, where, replay=False))
             except KeyError:
