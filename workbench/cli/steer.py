@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import difflib
-import math
 import sys
 
 from workbench.cli.commands import CommandError
@@ -241,46 +240,36 @@ def export(args) -> None:
 
 def compare(args) -> None:
     from workbench.sweep.pareto import pareto_mask
+    from workbench.sweep.progress import (
+        check_comparable,
+        finished,
+        front_hypervolume,
+        reference_point,
+        trial_keys,
+    )
+    from workbench.sweep.steering import group_configs
 
     a, b = _open(args, "sweep_id"), _open(args, "other_id")
-    if (a.definition.metric, a.definition.cost) != (b.definition.metric, b.definition.cost):
-        raise CommandError(
-            f"{a.id} optimises {a.definition.metric} against {a.definition.cost}, {b.id} "
-            f"{b.definition.metric} against {b.definition.cost}: nothing to compare"
-        )
-    fronts = {}
-    for h in (a, b):
-        c = h.configs()
-        fronts[h.id] = c[pareto_mask(c["cost"], c["score"])].sort_values("cost") if len(c) else c
-    both = [f for f in fronts.values() if len(f)]
-    if not both:
+    try:
+        check_comparable({a.id: a.definition, b.id: b.definition})
+    except ValueError as e:
+        raise CommandError(str(e)) from None
+    done = {h.id: finished(h.results()) for h in (a, b)}
+    if not any(len(r) for r in done.values()):
         raise CommandError("neither sweep has a finished trial")
-    from workbench import metrics as M
-
-    top = max(math.log(f["cost"].max()) for f in both) + 0.1
-    lowest = min(f["score"].min() for f in both)
-    spread = max(f["score"].max() for f in both) - lowest
-    # the metric's own floor when it has one (perf: 0), else a little under the worst point
-    bounds = M.bounds(a.definition.metric)
-    low = bounds[0] if bounds else lowest - 0.05 * (spread or abs(lowest) or 1.0)
     d = a.definition
+    every = [r for r in done.values() if len(r)]
+    ref = reference_point(
+        [c for r in every for c in r["cost"]], [s for r in every for s in r["score"]], d.metric
+    )
     print(f"{d.metric} against {d.cost}; hypervolume of (log {d.cost}, {d.metric}) over the")
-    print(f"reference point (log {d.cost} {top:.3g}, {d.metric} {low:.4g}), shared by both")
-    for sweep_id, front in fronts.items():
-        print(f"\n{sweep_id}: hypervolume {hypervolume(front, top, low):.4g}")
+    print(f"reference point ({d.cost} {ref[0]:.4g}, {d.metric} {ref[1]:.4g}), shared by both")
+    for h in (a, b):
+        r, names = done[h.id], h.definition.space
+        area = front_hypervolume(trial_keys(r, names), r["cost"], r["score"], ref)
+        print(f"\n{h.id}: hypervolume {area:.4g}")
+        c = group_configs(r, names)
+        front = c[pareto_mask(c["cost"], c["score"])].sort_values("cost") if len(c) else c
         for row in front.to_dict("records"):
             seeds = f"({row['seeds']} seed(s))"
             print(f"  {d.cost} {row['cost']:>12.4g}  {d.metric} {row['score']:.4g}  {seeds}")
-
-
-def hypervolume(front, top_log_cost: float, low_score: float) -> float:
-    """Area dominated by a front in (log cost, score) above ``low_score``, left of
-    ``top_log_cost``: a step function of the best score at each cost."""
-    if front.empty:
-        return 0.0
-    area, best = 0.0, low_score
-    rows = sorted(zip(front["cost"], front["score"], strict=True))
-    for (cost, score), nxt in zip(rows, [*rows[1:], (math.exp(top_log_cost), None)], strict=True):
-        best = max(best, score)
-        area += (min(math.log(nxt[0]), top_log_cost) - math.log(cost)) * (best - low_score)
-    return area

@@ -87,7 +87,15 @@ def _finite(values) -> list[float]:
 
 
 class SweepView:
-    """Live score-vs-cost view of a sweep: a ``SweepHandle`` or a sweep id in ``store``."""
+    """Live score-vs-cost view of a sweep: a ``SweepHandle`` or a sweep id in ``store``;
+    a list of them compares those sweeps (a ``CompareView``)."""
+
+    def __new__(cls, sweep=None, *args, **kwargs):
+        if isinstance(sweep, list | tuple):
+            from workbench.notebook.sweepcompare import CompareView
+
+            return CompareView(sweep, *args, **kwargs)
+        return super().__new__(cls)
 
     def __init__(
         self,
