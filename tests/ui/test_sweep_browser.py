@@ -11,6 +11,7 @@ import time
 
 from tests.ui.test_browser import (  # noqa: F401
     ARTIFACTS,
+    ERROR_TEXT,
     assert_no_errors,
     lab,
     launch_browser,
@@ -52,6 +53,40 @@ CURVE_NAMES = """
   .filter(g => !(g.layout?.title?.text || '').startsWith(title))
   .flatMap(g => (g.data || []).map(t => t.name))
 """
+
+
+def open_log_console(page) -> None:
+    """JupyterLab's log console (command palette: "Show Log Console"), where output of a
+    kernel's comm handlers (a widget's callbacks) goes, tracebacks included."""
+    page.keyboard.press("Control+Shift+C")
+    palette = page.locator(".lm-CommandPalette-input").first
+    palette.wait_for(timeout=10_000)
+    palette.fill("Show Log Console")
+    page.locator(".lm-CommandPalette-item", has_text="Show Log Console").first.click()
+    page.locator(".jp-LogConsole").first.wait_for(timeout=10_000)
+    # every level: a warning or an error logged by a widget callback is found too
+    level = page.locator(
+        ".jp-LogConsole-toolbarLogLevel select, select.jp-LogConsole-toolbarLogLevel"
+    )
+    if level.count():
+        level.first.select_option("debug")
+
+
+def log_console_text(page) -> str:
+    """What the log console holds: its entries, not its toolbar."""
+    return "\n".join(page.locator(".jp-LogConsole .jp-OutputArea-output").all_inner_texts())
+
+
+def hover_points(page, n: int = 8) -> None:
+    """Move the mouse over ``n`` points of each clickable trace of the sweep's figure."""
+    fig = page.evaluate(FIGURE_DATA, [PARETO])
+    for t in fig["traces"][:12]:  # the figure's own traces (POINT_XY finds each by name)
+        if not t["ids"] or t["name"] in ("model: ±2σ band", "model: predicted front"):
+            continue
+        for index in range(0, len(t["ids"]), max(1, len(t["ids"]) // n)):
+            point = page.evaluate(POINT_XY, [PARETO, t["name"], index])
+            page.mouse.move(point["x"], point["y"])
+            time.sleep(0.15)
 
 
 def screenshots(page, stem: str) -> int:
@@ -96,7 +131,9 @@ def test_live_sweep_draws_its_front_and_a_click_selects_a_trial(lab, tmp_path): 
                 f"([t, n]) => ({FIGURE_DATA})([t])?.points >= n", arg=[PARETO, finished]
             )
             fig = page.evaluate(FIGURE_DATA, [PARETO])
-            drawn = {t["name"]: t["n"] for t in fig["traces"]}
+            drawn = {}
+            for t in fig["traces"]:  # a WebGL twin and a recent-points trace share a name
+                drawn[t["name"]] = drawn.get(t["name"], 0) + t["n"]
             assert drawn["curve points"] + drawn["trials (final)"] >= finished
             assert fig["points"] >= finished
             assert drawn["model: predicted front"] >= 2 and drawn["model: ±2σ band"] >= 4
@@ -138,6 +175,23 @@ def test_live_sweep_draws_its_front_and_a_click_selects_a_trial(lab, tmp_path): 
             warned = page.locator('[data-mime-type="application/vnd.jupyter.stderr"]')
             assert warned.count() == 0, warned.first.inner_text()  # no warnings either
             page.screenshot(path=str(ARTIFACTS / "live_sweep-clicked.png"))
+
+            # As a person would: hover over points, toggle the cost axis both ways, hover
+            # again. Plotly's widget then receives the browser's own deltas back; any value
+            # the view handed it that it cannot compare shows up as a kernel traceback.
+            open_log_console(page)
+            for axis in ("wall-clock seconds", "agent steps"):
+                page.get_by_role("button", name=axis, exact=True).first.click()
+                time.sleep(1.0)
+                hover_points(page)
+            page.get_by_role("button", name="agent steps", exact=True).first.click()
+            time.sleep(2.0)
+            assert_no_errors(page)
+            logged = log_console_text(page)
+            assert not ERROR_TEXT.search(logged), logged[:2000]
+            assert "Traceback" not in logged and "Error" not in logged, logged[:2000]
+            assert "Log level set to debug" in page.locator(".jp-LogConsole").first.inner_text()
+            page.screenshot(path=str(ARTIFACTS / "live_sweep-log-console.png"))
             assert screenshots(page, "live_sweep") >= 3
         finally:
             browser.close()
