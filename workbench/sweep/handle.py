@@ -47,6 +47,7 @@ class SweepHandle:
         self.charged = 0  # trials charged to the budget (not those whose worker died)
         self.next_index = 0  # the next trial's number
         self.resumed = False  # started again after it ended or died
+        self.objective = None  # an objective sweep's function (never stored: resume passes it)
         self._stop = threading.Event()
         self._ended = threading.Event()
         self._lock = threading.Lock()
