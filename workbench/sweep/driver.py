@@ -78,6 +78,7 @@ def sweep(
     direction: str = "maximize",
     length: str | None = None,
     name: str | None = None,
+    early_stopping: bool | None = None,
 ) -> SweepHandle:
     """Run a sweep and return its :class:`SweepHandle`.
 
@@ -96,8 +97,9 @@ def sweep(
     or reports its curve through a ``report`` parameter. ``space`` (a dict as in a
     definition's ``[space]``), ``constraints``, ``fixed`` (arguments every call gets),
     ``metric``, ``cost`` (``wall_time``, the default, or ``agent_steps``), ``max_cost``,
-    ``length`` (the argument that sets a call's length, in report's steps), ``name`` and
-    ``direction`` (the engine maximizes) define it. A recorded objective sweep resumes only
+    ``length`` (the argument that sets a call's length, in report's steps), ``name``,
+    ``early_stopping`` (prune calls far below the front; default on) and ``direction`` (the
+    engine maximizes) define it. A recorded objective sweep resumes only
     with its function passed again: ``sweep(objective=f, resume=sweep_id)``.
     """
     store = store if isinstance(store, RunStore) else RunStore(store)
@@ -110,6 +112,7 @@ def sweep(
         max_cost=max_cost,
         length=length,
         name=name,
+        early_stopping=early_stopping,
     )
     given = [k for k, v in options.items() if v is not None]
     if direction != "maximize":

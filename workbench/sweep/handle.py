@@ -20,6 +20,7 @@ import pandas as pd
 from workbench import metrics as M
 from workbench.store import RunStore
 from workbench.sweep.definition import DefinitionError, SweepDefinition
+from workbench.sweep.objective import require_objective
 from workbench.sweep.steering import edited, group_configs
 
 
@@ -198,8 +199,11 @@ class SweepHandle:
             _count("trials", trials)
         if hours is not None and not (isinstance(hours, (int, float)) and 0 < hours < math.inf):
             raise ValueError(f"hours must be a number > 0, got {hours!r}")
+        ended = self.done and (self.thread is None or not self.thread.is_alive())
+        if ended:  # it runs again here: an objective sweep needs its function first
+            require_objective(self.definition, self.objective, self.id)
         self._request("extend", {"trials": trials, "hours": hours})
-        if self.done and (self.thread is None or not self.thread.is_alive()):
+        if ended:
             from workbench.sweep.driver import restart
 
             restart(self)

@@ -132,6 +132,7 @@ def define(
     direction: str = "maximize",
     length: str | None = None,
     name: str | None = None,
+    early_stopping: bool | None = None,
     seed: int | None = None,
     executor: str | None = None,
     workers: int | None = None,
@@ -174,6 +175,7 @@ def define(
         constraints=list(constraints or []),
         executor=executor or "inline",
         length=length,
+        early_stopping=True if early_stopping is None else early_stopping,
     )
     d = load_objective(d)
     check_function(objective, d)
@@ -226,13 +228,15 @@ def load_recorded_objective(record: dict, **overrides) -> ObjectiveDefinition:
 def _check(d: ObjectiveDefinition) -> None:
     from workbench.sweep.space import Space
 
-    check_common(d)
     if d.metric not in M.OUTCOMES:
         raise DefinitionError(
             f"metric {d.metric!r}: an objective's score is recorded as one of "
             f"{', '.join(M.OUTCOMES)} (default {M.SCORE!r}; 'perf' is bounded to [0, 1])"
         )
+    check_common(d)
     Space(d.space)
+    if not isinstance(d.early_stopping, bool):
+        raise DefinitionError(f"early_stopping is True or False, got {d.early_stopping!r}")
     if not isinstance(d.fixed_params, dict):
         raise DefinitionError(f"fixed must be a dict of arguments, got {d.fixed_params!r}")
     both = sorted(set(d.space) & set(d.fixed_params))

@@ -162,7 +162,9 @@ class ObjectiveRun:
         cost = None
         if isinstance(result, tuple | list) and len(result) == 2:
             score, cost = result
-            cost = _positive(cost, f"objective {name} returned (score, cost) with cost", None)
+            cost = _positive(
+                cost, f"objective {name} returned (score, cost) with cost", self.trial.cost_key
+            )
         else:
             score = result
         if isinstance(score, bool) or not _is_number(score):
