@@ -230,6 +230,13 @@ def test_a_recorded_objective_sweep_is_read_by_anyone_and_resumed_with_its_funct
         objective=quadratic, resume=first.id, store=first.store, trials=9, background=False
     )
     assert len(resumed.results()) == 9 and resumed.status == "finished"
+    exported = json.loads(again.export(tmp_path / "best.json").read_text())
+    best = resumed.best()
+    assert exported["run_id"] == best["run_id"] and exported["score"] == best["score"]
+    assert (
+        quadratic(**{k: v for k, v in exported["arguments"].items() if k != "seed"})
+        == (best["score"])
+    )
     with pytest.raises(DefinitionError, match="a resumed sweep runs its recorded definition"):
         workbench.sweep(objective=quadratic, resume=first.id, store=first.store, space=XY)
 

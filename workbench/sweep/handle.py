@@ -19,8 +19,8 @@ import pandas as pd
 
 from workbench import metrics as M
 from workbench.store import RunStore
-from workbench.sweep.definition import DefinitionError, SweepDefinition
-from workbench.sweep.objective import require_objective
+from workbench.sweep.definition import OBJECTIVE, DefinitionError, SweepDefinition
+from workbench.sweep.objective import export_arguments, require_objective
 from workbench.sweep.steering import edited, group_configs
 
 
@@ -220,7 +220,8 @@ class SweepHandle:
     def export(self, path=None, run_id: str | None = None, max_cost: float | None = None):
         """Write a trial's config (default: ``best(max_cost)``) as a TOML override of its
         env's defaults; ``python -m workbench train ENV --config PATH`` reruns it exactly.
-        Returns the path."""
+        An objective sweep's trial is written as JSON: ``f(**json.load(file)["arguments"])``
+        calls it again. Returns the path."""
         from pathlib import Path
 
         from workbench.ppo.config import config_toml, make_config
@@ -236,6 +237,8 @@ class SweepHandle:
         record = self.store.run(run_id)
         if record["sweep_id"] != self.id:
             raise ValueError(f"run {run_id} is not a trial of sweep {self.id}")
+        if self.definition.kind == OBJECTIVE:
+            return export_arguments(self.definition, self.id, record, path, self.store.path)
         cfg = make_config(record["config"])
         summary = record["summary"]
         d = self.definition

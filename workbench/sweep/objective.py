@@ -42,6 +42,7 @@ __all__ = [
     "TrialStopped",
     "build_objective_sweeper",
     "define",
+    "export_arguments",
     "load_objective",
     "load_recorded_objective",
     "require_objective",
@@ -371,3 +372,27 @@ def require_objective(d, f, sweep_id: str) -> None:
             f"workbench.sweep(objective={short}, resume={sweep_id!r})"
         )
     check_function(f, d)
+
+
+def export_arguments(d: ObjectiveDefinition, sweep_id: str, record: dict, path, store_path):
+    """Write one trial's arguments as JSON (``f(**json.load(file)["arguments"])`` calls it
+    again), with its score and cost; default path: ``exports/`` beside the store."""
+    from pathlib import Path
+
+    summary = record["summary"]
+    data = {
+        "objective": d.objective,
+        "sweep": sweep_id,
+        "run_id": record["id"],
+        d.metric: summary.get(d.score_key),
+        d.cost: summary.get(d.cost),
+        "arguments": record["config"],
+    }
+    out = (
+        Path(path)
+        if path
+        else Path(store_path).parent / "exports" / f"{d.name}-{record['id']}.json"
+    )
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(data, indent=2) + "\n")
+    return out
