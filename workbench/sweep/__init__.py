@@ -8,7 +8,9 @@ beside them each hold one concern (space, constraints, models, pareto, suggest, 
 the first model fit, torch on the first trial.
 
 The package is also callable: ``workbench.sweep(definition, ...)`` is
-:func:`workbench.sweep.driver.sweep` (the subpackage and the function share the name).
+:func:`workbench.sweep.driver.sweep` (the subpackage and the function share the name);
+``workbench.sweep(objective=f, space={...})`` sweeps any Python function the same way
+(``objective``).
 """
 
 import sys

@@ -15,6 +15,10 @@ sweep has left (a hard cap for that one suggestion), so the last trials fit; a t
 cut at the deadline only when it runs longer than the cost model's upper estimate. The
 time spent is kept in the store, so a resumed sweep goes on with what is left.
 
+A sweep of a Python function (``objective=f``: see :mod:`workbench.sweep.objective`) runs
+the same way; its trials call the function instead of training, and its driver needs the
+function itself, which no store holds.
+
 Steering requests (``SweepHandle.edit``, ``enqueue``, ...) reach the driver through the
 store, from this process or another, and are applied in order before the next
 suggestion. Every observation and every applied request is written to the store in order,

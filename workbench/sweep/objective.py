@@ -325,6 +325,8 @@ def check_function(f, d: ObjectiveDefinition) -> None:
 
 
 def _check_executor(f, executor: str, shown: str) -> None:
+    """Worker processes get the function pickled: by name for ``processes`` (a spawned
+    worker imports its module), by value for ``ray`` (cloudpickle)."""
     if executor == "inline":
         return
     if executor == "processes":
@@ -335,18 +337,18 @@ def _check_executor(f, executor: str, shown: str) -> None:
                 f"name, and {shown} is defined in a notebook or an interactive session: "
                 "move it to a .py module and import it from there, or use executor='inline'"
             )
-        dumps = pickle.dumps
-    else:  # ray ships functions by value
-        from workbench.sweep.executors.ray import import_ray
-
-        dumps = import_ray().cloudpickle.dumps
     try:
-        same = dumps(f) is not None and (executor != "processes" or pickle.loads(dumps(f)) is f)
+        if executor == "processes":
+            ok, why = pickle.loads(pickle.dumps(f)) is f, "it pickles as another object"
+        else:
+            from workbench.sweep.executors.ray import import_ray
+
+            ok, why = bool(import_ray().cloudpickle.dumps(f)), ""
+    except ImportError:
+        raise
     except Exception as e:  # pickling raises many types; each is the same refusal here
-        same, why = False, f"{type(e).__name__}: {e}"
-    else:
-        why = "it does not pickle back to the same function"
-    if not same:
+        ok, why = False, f"{type(e).__name__}: {e}"
+    if not ok:
         raise DefinitionError(
             f"executor={executor!r} sends the objective to worker processes, and {shown} "
             f"cannot be pickled ({why}); define it at the top level of a module (not a "
