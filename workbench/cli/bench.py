@@ -88,6 +88,12 @@ def bench_sweep_warm(args) -> None:
     sweep_warm.run(seeds=args.seeds, budget=args.budget)
 
 
+def bench_sweep_objective(args) -> None:
+    from workbench.bench import sweep_objective
+
+    sweep_objective.run(trials=args.trials)
+
+
 def bench_sweep_executors(args) -> None:
     from workbench.bench import sweep_executors
 
@@ -217,6 +223,11 @@ def add_parsers(sub) -> None:
     bw.add_argument("--seeds", type=int, default=3, help="pairs of sweeps (default 3)")
     bw.add_argument("--budget", type=float, default=30.0, help="default runs per sweep")
     bw.set_defaults(func=bench_sweep_warm)
+    bo = bench_sub.add_parser(
+        "sweep-objective", help="a black-box sweep of a cheap function, and its view"
+    )
+    bo.add_argument("--trials", type=int, default=300, help="trials (default 300)")
+    bo.set_defaults(func=bench_sweep_objective)
     be = bench_sub.add_parser(
         "sweep-executors", help="trials per hour: inline, processes and ray executors"
     )
