@@ -298,3 +298,17 @@ def test_the_readme_snippet_runs(tmp_path, monkeypatch):
     exec(compile(snippet, "README.md", "exec"), namespace)
     handle = namespace["handle"]
     assert handle.status == "finished" and handle.best() is not None
+
+
+def test_an_edit_pins_an_argument_and_the_calls_after_it_get_it(tmp_path):
+    handle = sweep(tmp_path, quadratic, trials=3)
+    after = handle.edit(space={"x": 0.3}, constraints=["y < 0.5"])
+    assert list(after.space) == ["y"] and after.fixed_params == {"x": 0.3}
+    with pytest.raises(DefinitionError, match=r"quadratic\(\) takes no argument 'z'"):
+        handle.edit(space={"z": {"kind": "linear", "min": 0.0, "max": 1.0}})
+    handle.extend(trials=3)
+    handle.wait()
+    results = handle.results()
+    later = handle.store.runs(sweep=handle.id).tail(3)
+    assert len(results) == 6 and list(later["x"]) == [0.3] * 3
+    assert (later["y"] < 0.5).all()

@@ -20,7 +20,7 @@ import pandas as pd
 from workbench import metrics as M
 from workbench.store import RunStore
 from workbench.sweep.definition import OBJECTIVE, DefinitionError, SweepDefinition
-from workbench.sweep.objective import export_arguments, require_objective
+from workbench.sweep.objective import check_function, export_arguments, require_objective
 from workbench.sweep.steering import edited, group_configs
 
 
@@ -152,6 +152,8 @@ class SweepHandle:
                 "edit what? give space, constraints, fixed, trials, hours or max_cost"
             )
         after = edited(self.definition, **payload)
+        if self.objective is not None:  # every call must still fit the function
+            check_function(self.objective, after)
         self._request("edit", payload)
         return after
 

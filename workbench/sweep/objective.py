@@ -41,6 +41,7 @@ __all__ = [
     "ObjectiveDefinition",
     "TrialStopped",
     "build_objective_sweeper",
+    "check_function",
     "define",
     "export_arguments",
     "load_objective",
