@@ -48,7 +48,7 @@ from workbench.sweep.definition import (
 from workbench.sweep.executors import Outcome, Trial, make_executor
 from workbench.sweep.executors.worker import cap_reason
 from workbench.sweep.handle import SweepHandle, best_trial, trial_table
-from workbench.sweep.objective import define, require_objective
+from workbench.sweep.objective import check_sources, define, require_objective
 from workbench.sweep.queue import Queued, best_of_front, complete, fresh_seeds, front_configs
 from workbench.sweep.steering import config_key, edited
 from workbench.sweep.suggest import NoFeasiblePoint
@@ -106,7 +106,6 @@ def sweep(
     engine maximizes) define it. A recorded objective sweep resumes only
     with its function passed again: ``sweep(objective=f, resume=sweep_id)``.
     """
-    store = store if isinstance(store, RunStore) else RunStore(store)
     options = dict(
         space=space,
         constraints=constraints,
@@ -118,20 +117,8 @@ def sweep(
         name=name,
         early_stopping=early_stopping,
     )
-    given = [k for k, v in options.items() if v is not None]
-    if direction != "maximize":
-        given.append("direction")
-    if given and (objective is None or resume is not None):
-        raise DefinitionError(
-            f"{', '.join(given)}: "
-            + (
-                "a resumed sweep runs its recorded definition; change it with handle.edit()"
-                if resume is not None
-                else "these define a sweep of objective=f; a definition's are in its TOML"
-            )
-        )
-    if objective is not None and definition is not None:
-        raise DefinitionError("give a definition or objective=f, not both")
+    check_sources(definition, objective, resume, direction, options)
+    store = store if isinstance(store, RunStore) else RunStore(store)
     store.reap_dead()  # a writer: trials and sweeps whose process died are marked so first
     if resume is not None:
         handle = recorded(

@@ -42,6 +42,7 @@ __all__ = [
     "TrialStopped",
     "build_objective_sweeper",
     "check_function",
+    "check_sources",
     "define",
     "export_arguments",
     "load_objective",
@@ -182,6 +183,26 @@ def define(
     d = load_objective(d)
     check_function(objective, d)
     return d
+
+
+def check_sources(definition, objective, resume, direction: str, options: dict) -> None:
+    """``workbench.sweep``'s arguments name one thing to run: a definition, an objective
+    with the options that define its sweep, or a recorded sweep to resume."""
+    given = [k for k, v in options.items() if v is not None]
+    if direction != "maximize":
+        given.append("direction")
+    if given and resume is not None:
+        raise DefinitionError(
+            f"{', '.join(given)}: a resumed sweep runs its recorded definition; change it "
+            "with handle.edit()"
+        )
+    if given and objective is None:
+        raise DefinitionError(
+            f"{', '.join(given)}: these define a sweep of objective=f; a definition's are in "
+            "its TOML"
+        )
+    if objective is not None and definition is not None:
+        raise DefinitionError("give a definition or objective=f, not both")
 
 
 def qualified_name(f) -> str:
