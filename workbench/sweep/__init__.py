@@ -17,9 +17,10 @@ import sys
 import types
 
 from workbench.sweep.engine import Sweeper
+from workbench.sweep.executors.objective import TrialStopped
 from workbench.sweep.space import Space
 
-__all__ = ["Space", "Sweeper", "sweep"]
+__all__ = ["Space", "Sweeper", "TrialStopped", "sweep"]
 
 
 def sweep(*args, **kwargs):
