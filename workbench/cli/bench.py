@@ -96,6 +96,12 @@ def bench_sweep_view(args) -> None:
     )
 
 
+def bench_sweep_objective(args) -> None:
+    from workbench.bench import sweep_objective
+
+    sweep_objective.run(trials=args.trials)
+
+
 def bench_sweep_executors(args) -> None:
     from workbench.bench import sweep_executors
 
@@ -234,6 +240,11 @@ def add_parsers(sub) -> None:
     bv.add_argument("--rate", type=float, default=2.0, help="trials added per second")
     bv.add_argument("--store", help="reuse (or keep) the store at this path")
     bv.set_defaults(func=bench_sweep_view)
+    bo = bench_sub.add_parser(
+        "sweep-objective", help="a black-box sweep of a cheap function, and its view"
+    )
+    bo.add_argument("--trials", type=int, default=300, help="trials (default 300)")
+    bo.set_defaults(func=bench_sweep_objective)
     be = bench_sub.add_parser(
         "sweep-executors", help="trials per hour: inline, processes and ray executors"
     )

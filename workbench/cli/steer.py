@@ -18,6 +18,7 @@ import sys
 
 from workbench.cli.commands import CommandError
 from workbench.cli.flags import integer
+from workbench.sweep.definition import OBJECTIVE
 
 VERBS = ("edit", "enqueue", "reseed", "pause", "resume", "extend", "stop-trial", "best")
 VERBS += ("export", "compare")
@@ -235,6 +236,9 @@ def export(args) -> None:
         path = h.export(args.out, max_cost=args.max_cost)
     except ValueError as e:
         raise CommandError(str(e)) from None
+    if h.definition.kind == OBJECTIVE:  # a function's arguments, as JSON
+        print(f"wrote {path}; rerun: f(**json.load(open({str(path)!r}))['arguments'])")
+        return
     print(f"wrote {path}; rerun: python -m workbench train {h.definition.env} --config {path}")
 
 

@@ -8,16 +8,19 @@ beside them each hold one concern (space, constraints, models, pareto, suggest, 
 the first model fit, torch on the first trial.
 
 The package is also callable: ``workbench.sweep(definition, ...)`` is
-:func:`workbench.sweep.driver.sweep` (the subpackage and the function share the name).
+:func:`workbench.sweep.driver.sweep` (the subpackage and the function share the name);
+``workbench.sweep(objective=f, space={...})`` sweeps any Python function the same way
+(``objective``).
 """
 
 import sys
 import types
 
 from workbench.sweep.engine import Sweeper
+from workbench.sweep.executors.objective import TrialStopped
 from workbench.sweep.space import Space
 
-__all__ = ["Space", "Sweeper", "sweep"]
+__all__ = ["Space", "Sweeper", "TrialStopped", "sweep"]
 
 
 def sweep(*args, **kwargs):

@@ -40,6 +40,7 @@ import os
 import sys
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
+from typing import ClassVar
 
 from workbench import metrics as M
 
@@ -69,6 +70,7 @@ TOP_KEYS = {
 }
 BUDGET_KEYS = {"trials", "hours", "max_cost", "max_memory_gb", "workers"}
 EXECUTORS = ("inline", "processes", "ray")
+OBJECTIVE = "objective"  # the kind of a definition whose trials call a Python function
 # Fixed TrainConfig values every trial gets unless the definition says otherwise: trials
 # leave the process alone and keep few checkpoints.
 TRIAL_DEFAULTS = {"checkpoint_interval": 0}
@@ -93,6 +95,8 @@ class DefinitionError(ValueError):
 
 @dataclass
 class SweepDefinition:
+    kind: ClassVar[str] = "train"  # what a trial runs; "objective": workbench.sweep.objective
+
     env: str
     name: str = ""
     metric: str = M.SCORE
@@ -176,7 +180,12 @@ class SweepDefinition:
 
 
 def load(source, **overrides) -> SweepDefinition:
-    """A checked definition from a TOML path, a TOML string's dict, or a SweepDefinition."""
+    """A checked definition from a TOML path, a TOML string's dict, or a SweepDefinition
+    (or an :class:`~workbench.sweep.objective.ObjectiveDefinition`, checked by its module)."""
+    if getattr(source, "kind", None) == OBJECTIVE:
+        from workbench.sweep.objective import load_objective
+
+        return load_objective(source, **overrides)
     if isinstance(source, SweepDefinition):
         data, where = source.to_dict(), source.source
         data.pop("source", None)
@@ -207,6 +216,10 @@ def load_recorded(record: dict, **overrides) -> SweepDefinition:
     """A checked definition from what the store recorded (``RunStore.sweep(id)
     ["definition"]``), upgraded from the version it was written in. The one way a recorded
     sweep's definition is rebuilt: resume, views and the CLI all come here."""
+    if record.get("kind") == OBJECTIVE:
+        from workbench.sweep.objective import load_recorded_objective
+
+        return load_recorded_objective(record, **overrides)
     data = dict(record)
     version = data.pop("version", 0)
     if not isinstance(version, int) or version < 0:
@@ -300,16 +313,14 @@ def _positive(name, value, kind=(int, float), allow_none=True):
         raise DefinitionError(f"{name} must be a number > 0, got {value!r}")
 
 
-def _check(d: SweepDefinition) -> None:
-    from workbench.envs.registry import env_params as env_param_specs
-    from workbench.ppo.config import TrainConfig, make_config
-
+def check_common(d) -> None:
+    """The checks every definition passes, whatever its trials run (the trainer, or a
+    Python objective: ``workbench.sweep.objective``)."""
     M.check_objective(d.metric)
     M.check_cost(d.cost)
     _positive("budget.trials", d.trials, int)
     _positive("budget.hours", d.hours)
     _positive("budget.max_cost", d.max_cost)
-    _positive("budget.max_memory_gb", d.max_memory_gb)
     _positive("budget.workers", d.workers, int, allow_none=False)
     if d.executor not in EXECUTORS:
         raise _unknown("executor", d.executor, EXECUTORS)
@@ -319,6 +330,14 @@ def _check(d: SweepDefinition) -> None:
         raise DefinitionError(f"warm_start is a list of sweep ids, got {d.warm_start!r}")
     if not isinstance(d.curve_points, int) or not 1 <= d.curve_points <= 50:
         raise DefinitionError(f"curve_points must be an int in [1, 50], got {d.curve_points!r}")
+
+
+def _check(d: SweepDefinition) -> None:
+    from workbench.envs.registry import env_params as env_param_specs
+    from workbench.ppo.config import TrainConfig, make_config
+
+    check_common(d)
+    _positive("budget.max_memory_gb", d.max_memory_gb)
     if not d.space:
         raise DefinitionError(
             f"nothing to sweep: {d.env}'s folder has no default [sweep.space] and the "
@@ -368,6 +387,10 @@ def _default_memory_gb() -> float:
 
 def build_sweeper(d: SweepDefinition, n_suggested: int = 0):
     """The engine for a definition: its space, its and the trainer's constraints."""
+    if d.kind == OBJECTIVE:
+        from workbench.sweep.objective import build_objective_sweeper
+
+        return build_objective_sweeper(d, n_suggested)
     from workbench.envs import make
     from workbench.ppo.config import memory_gb
     from workbench.sweep.engine import Sweeper

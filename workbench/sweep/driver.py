@@ -15,6 +15,10 @@ sweep has left (a hard cap for that one suggestion), so the last trials fit; a t
 cut at the deadline only when it runs longer than the cost model's upper estimate. The
 time spent is kept in the store, so a resumed sweep goes on with what is left.
 
+A sweep of a Python function (``objective=f``: see :mod:`workbench.sweep.objective`) runs
+the same way; its trials call the function instead of training, and its driver needs the
+function itself, which no store holds.
+
 Steering requests (``SweepHandle.edit``, ``enqueue``, ...) reach the driver through the
 store, from this process or another, and are applied in order before the next
 suggestion. Every observation and every applied request is written to the store in order,
@@ -34,10 +38,17 @@ from workbench import metrics as M
 from workbench.envs.registry import target_of
 from workbench.exits import EXIT_REASON, StopAtExit
 from workbench.store import RunStore, configs_fault
-from workbench.sweep.definition import DefinitionError, build_sweeper, load, load_recorded
+from workbench.sweep.definition import (
+    OBJECTIVE,
+    DefinitionError,
+    build_sweeper,
+    load,
+    load_recorded,
+)
 from workbench.sweep.executors import Outcome, Trial, make_executor
 from workbench.sweep.executors.worker import cap_reason
 from workbench.sweep.handle import SweepHandle, best_trial, trial_table
+from workbench.sweep.objective import check_sources, define, require_objective
 from workbench.sweep.queue import Queued, best_of_front, complete, fresh_seeds, front_configs
 from workbench.sweep.steering import config_key, edited
 from workbench.sweep.suggest import NoFeasiblePoint
@@ -49,7 +60,7 @@ TICK_S = 5.0  # how often the time spent is written to the store
 
 
 def sweep(
-    definition,
+    definition=None,
     trials: int | None = None,
     hours: float | None = None,
     store=None,
@@ -60,6 +71,18 @@ def sweep(
     workers: int | None = None,
     background: bool = True,
     warm_start=None,
+    *,
+    objective=None,
+    space=None,
+    constraints=None,
+    fixed: dict | None = None,
+    metric: str | None = None,
+    cost: str | None = None,
+    max_cost: float | None = None,
+    direction: str = "maximize",
+    length: str | None = None,
+    name: str | None = None,
+    early_stopping: bool | None = None,
 ) -> SweepHandle:
     """Run a sweep and return its :class:`SweepHandle`.
 
@@ -72,19 +95,60 @@ def sweep(
     inline executor a breakpoint inside a trial works either way). ``executor`` (``inline``,
     ``processes`` or ``ray``) and ``workers`` (trials at once) override the definition's.
     A bad definition raises here, before anything runs.
+
+    ``objective=f``, in place of a definition, sweeps any Python function (see
+    :mod:`workbench.sweep.objective`): ``f(**params)`` returns the score, ``(score, cost)``,
+    or reports its curve through a ``report`` parameter. ``space`` (a dict as in a
+    definition's ``[space]``), ``constraints``, ``fixed`` (arguments every call gets),
+    ``metric``, ``cost`` (``wall_time``, the default, or ``agent_steps``), ``max_cost``,
+    ``length`` (the argument that sets a call's length, in report's steps), ``name``,
+    ``early_stopping`` (prune calls far below the front; default on) and ``direction`` (the
+    engine maximizes) define it. A recorded objective sweep resumes only
+    with its function passed again: ``sweep(objective=f, resume=sweep_id)``.
     """
+    options = dict(
+        space=space,
+        constraints=constraints,
+        fixed=fixed,
+        metric=metric,
+        cost=cost,
+        max_cost=max_cost,
+        length=length,
+        name=name,
+        early_stopping=early_stopping,
+    )
+    check_sources(definition, objective, resume, direction, options)
     store = store if isinstance(store, RunStore) else RunStore(store)
     store.reap_dead()  # a writer: trials and sweeps whose process died are marked so first
     if resume is not None:
         handle = recorded(
             resume, store, trials=trials, hours=hours, executor=executor, workers=workers
         )
+        require_objective(handle.definition, objective, resume)
+        handle.objective = objective
         store.claim_sweep(resume)
         handle.restarted(resumed=True)
     else:
-        d = load(
-            definition, trials=trials, hours=hours, seed=seed, executor=executor, workers=workers
-        )
+        if objective is not None:
+            d = define(
+                objective,
+                **options,
+                direction=direction,
+                trials=trials,
+                hours=hours,
+                seed=seed,
+                executor=executor,
+                workers=workers,
+            )
+        else:
+            d = load(
+                definition,
+                trials=trials,
+                hours=hours,
+                seed=seed,
+                executor=executor,
+                workers=workers,
+            )
         if warm_start:
             ids = [warm_start] if isinstance(warm_start, str) else list(warm_start)
             d = load(d, warm_start=ids)
@@ -92,6 +156,7 @@ def sweep(
         _warm(sweeper, d, store)
         sweep_id = store.create_sweep(d.name, d.to_record())
         handle = SweepHandle(sweep_id, d, store, sweeper)
+        handle.objective = objective
     _start(handle, on_trial, background)
     return handle
 
@@ -110,6 +175,7 @@ def restart(handle: SweepHandle, on_trial=None) -> SweepHandle:
     """Run an ended sweep again in the background from where it stood (``extend``)."""
     handle.store.reap_dead()  # a writer: its dead trials are marked (and re-run) first
     fresh = recorded(handle.id, handle.store)
+    require_objective(fresh.definition, handle.objective, handle.id)
     handle.store.claim_sweep(handle.id)
     handle.adopt(fresh)
     handle.restarted(resumed=True)
@@ -535,10 +601,14 @@ class _Driver:
             cost_key=self.d.cost,
             max_cost=self.d.max_cost,
         )
-        total = trial.kwargs.get(self.d.length) or self.default_steps
+        if self.d.kind == OBJECTIVE:
+            trial.objective, trial.score_key = self.h.objective, self.d.score_key
+        total = trial.kwargs.get(self.d.length) or self.default_steps  # None: unknown
         self.totals[index] = total
         n = self.d.curve_points
-        self.points[index] = [total * (CURVE_START + (1 - CURVE_START) * k / n) for k in range(n)]
+        self.points[index] = (
+            [total * (CURVE_START + (1 - CURVE_START) * k / n) for k in range(n)] if total else []
+        )
         self.inflight[index] = trial
         self.h.running[index] = {"params": params, "run_id": None, "score": None, "cost": None}
         self.executor.submit(trial, self._on_row, self._on_done)
@@ -577,8 +647,10 @@ class _Driver:
             self.executor.stop(trial, "pruned", cap_reason(self.d.cost, cost, self.d.max_cost))
             return
         if self.d.early_stopping and scored and self.origins.get(trial.index) is None:
-            # The cost it would reach if left alone: linear in steps from here.
-            target = cost * self.totals[trial.index] / max(steps, 1)
+            # The cost it would reach if left alone: linear in steps from here (unknown
+            # without a length: the largest finished cost stands in).
+            total = self.totals[trial.index]
+            target = cost * total / max(steps, 1) if total else None
             with self.h.engine() as sweeper:
                 prune, reason = sweeper.should_stop(score, cost, target_cost=target)
             if prune:

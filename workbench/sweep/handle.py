@@ -19,7 +19,8 @@ import pandas as pd
 
 from workbench import metrics as M
 from workbench.store import RunStore
-from workbench.sweep.definition import DefinitionError, SweepDefinition
+from workbench.sweep.definition import OBJECTIVE, DefinitionError, SweepDefinition
+from workbench.sweep.objective import check_function, export_arguments, require_objective
 from workbench.sweep.steering import edited, group_configs
 
 
@@ -47,6 +48,7 @@ class SweepHandle:
         self.charged = 0  # trials charged to the budget (not those whose worker died)
         self.next_index = 0  # the next trial's number
         self.resumed = False  # started again after it ended or died
+        self.objective = None  # an objective sweep's function (never stored: resume passes it)
         self._stop = threading.Event()
         self._ended = threading.Event()
         self._lock = threading.Lock()
@@ -150,6 +152,8 @@ class SweepHandle:
                 "edit what? give space, constraints, fixed, trials, hours or max_cost"
             )
         after = edited(self.definition, **payload)
+        if self.objective is not None:  # every call must still fit the function
+            check_function(self.objective, after)
         self._request("edit", payload)
         return after
 
@@ -197,8 +201,11 @@ class SweepHandle:
             _count("trials", trials)
         if hours is not None and not (isinstance(hours, (int, float)) and 0 < hours < math.inf):
             raise ValueError(f"hours must be a number > 0, got {hours!r}")
+        ended = self.done and (self.thread is None or not self.thread.is_alive())
+        if ended:  # it runs again here: an objective sweep needs its function first
+            require_objective(self.definition, self.objective, self.id)
         self._request("extend", {"trials": trials, "hours": hours})
-        if self.done and (self.thread is None or not self.thread.is_alive()):
+        if ended:
             from workbench.sweep.driver import restart
 
             restart(self)
@@ -215,7 +222,8 @@ class SweepHandle:
     def export(self, path=None, run_id: str | None = None, max_cost: float | None = None):
         """Write a trial's config (default: ``best(max_cost)``) as a TOML override of its
         env's defaults; ``python -m workbench train ENV --config PATH`` reruns it exactly.
-        Returns the path."""
+        An objective sweep's trial is written as JSON: ``f(**json.load(file)["arguments"])``
+        calls it again. Returns the path."""
         from pathlib import Path
 
         from workbench.ppo.config import config_toml, make_config
@@ -231,6 +239,8 @@ class SweepHandle:
         record = self.store.run(run_id)
         if record["sweep_id"] != self.id:
             raise ValueError(f"run {run_id} is not a trial of sweep {self.id}")
+        if self.definition.kind == OBJECTIVE:
+            return export_arguments(self.definition, self.id, record, path, self.store.path)
         cfg = make_config(record["config"])
         summary = record["summary"]
         d = self.definition

@@ -27,7 +27,7 @@ import math
 
 import pandas as pd
 
-from workbench.sweep.definition import DefinitionError, SweepDefinition, load
+from workbench.sweep.definition import OBJECTIVE, DefinitionError, SweepDefinition, load
 
 BUDGET = ("trials", "hours", "max_cost")
 
@@ -41,12 +41,15 @@ def edited(
     hours: float | None = None,
     max_cost: float | None = None,
 ) -> SweepDefinition:
-    """``d`` with one edit applied, checked as a new definition is (see the module doc)."""
+    """``d`` with one edit applied, checked as a new definition is (see the module doc). An
+    objective sweep's fixed values are its function's fixed arguments."""
     from workbench.envs.registry import env_params as env_param_specs
 
-    env_names = set(env_param_specs(d.env))
+    objective = d.kind == OBJECTIVE
+    env_names = set() if objective else set(env_param_specs(d.env))
     new_space = {k: dict(v) for k, v in d.space.items()}
-    train, env_params = dict(d.train), dict(d.env_params)
+    train = dict(d.fixed_params if objective else d.train)
+    env_params = {} if objective else dict(d.env_params)
     cons = list(d.constraints)
 
     def fixed_home(name):
@@ -84,6 +87,10 @@ def edited(
             budget[key] = value
     if not new_space:
         raise DefinitionError("an edit cannot pin every parameter: nothing would be swept")
+    if objective:
+        return load(
+            dataclasses.replace(d, space=new_space, fixed_params=train, constraints=cons, **budget)
+        )
     data = {
         **dataclasses.asdict(d),
         "space": new_space,

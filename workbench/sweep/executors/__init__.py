@@ -10,7 +10,9 @@ the driver's thread, and it calls the driver's callbacks on that thread too:
 - ``wait(timeout)``: deliver pending callbacks for up to ``timeout`` seconds.
 
 The trainer is reached only through its public API (``launch``, handles, stop by id) and
-the run store, so every executor leaves the same records behind.
+the run store, so every executor leaves the same records behind. A trial of an objective
+sweep calls a Python function instead (``executors.objective``), through the same doors:
+:func:`begin` gives either kind's handle.
 """
 
 from __future__ import annotations
@@ -33,6 +35,8 @@ class Trial:
     env_target: str | None = None  # "module:Class" of an env registered by the user
     cost_key: str | None = None  # with max_cost: the hard cap, enforced where the trial runs
     max_cost: float | None = None
+    objective: object = None  # an objective sweep's function: called with kwargs, no training
+    score_key: str | None = None  # with objective: the row key its score is recorded under
 
 
 @dataclass
@@ -45,6 +49,29 @@ class Outcome:
     error: str | None = None
     reason: str | None = None
     cause: str | None = None  # whose doing its end was (``workbench.store.CAUSES``)
+
+
+def begin(trial: Trial, store, on_row):
+    """The handle of ``trial``, recorded in ``store`` and not started (``handle.run()``
+    runs it in the calling thread; ``stop``/``prune`` end it early): a training run, or a
+    call of the sweep's function. ``on_row(run_id, row)`` gets each metric row. A config the
+    trainer refuses raises ValueError or TypeError here, before anything is recorded."""
+    if trial.objective is not None:
+        from workbench.sweep.executors.objective import ObjectiveRun
+
+        return ObjectiveRun(trial, store, on_row)
+    from workbench.ppo.run import launch
+
+    return launch(
+        trial.env,
+        store=store,
+        name=trial.name,
+        sweep=trial.sweep_id,
+        tags=trial.tags,
+        on_log=on_row,
+        start=False,
+        **trial.kwargs,
+    )
 
 
 def make_executor(name: str, store, workers: int = 1, **options):

@@ -6,8 +6,7 @@ step, a callback) stops right there, and a trial's stop takes effect within the 
 
 from __future__ import annotations
 
-from workbench.ppo.run import RunHandle, launch
-from workbench.sweep.executors import Outcome, Trial
+from workbench.sweep.executors import Outcome, Trial, begin
 
 
 class InlineExecutor:
@@ -15,20 +14,11 @@ class InlineExecutor:
 
     def __init__(self, store):
         self.store = store
-        self._running: dict[int, RunHandle] = {}
+        self._running: dict[int, object] = {}  # trial index -> its handle (``begin``)
 
     def submit(self, trial: Trial, on_row, on_done) -> None:
         try:
-            handle = launch(
-                trial.env,
-                store=self.store,
-                name=trial.name,
-                sweep=trial.sweep_id,
-                tags=trial.tags,
-                on_log=lambda run_id, row: on_row(trial, run_id, row),
-                start=False,
-                **trial.kwargs,
-            )
+            handle = begin(trial, self.store, lambda run_id, row: on_row(trial, run_id, row))
         except (ValueError, TypeError) as e:  # the config was refused: nothing was recorded
             on_done(
                 trial, Outcome(None, "failed", error=f"{type(e).__name__}: {e}", cause="config")

@@ -21,7 +21,7 @@ import tempfile
 import threading
 from pathlib import Path
 
-from workbench.sweep.executors import Outcome, Trial
+from workbench.sweep.executors import Outcome, Trial, begin
 
 
 class TrialRunner:
@@ -50,7 +50,6 @@ class TrialRunner:
     def run(self, trial: Trial, send) -> None:
         """Train ``trial``; ``send(message)`` delivers each message to the driver."""
         from workbench.envs.registry import is_registered, register
-        from workbench.ppo.run import launch
         from workbench.store import RunStore
 
         if trial.env_target and not is_registered(trial.env):  # registered in the driver only
@@ -59,15 +58,8 @@ class TrialRunner:
         with tempfile.TemporaryDirectory(prefix="workbench-trial-") as tmp:
             store = RunStore(Path(tmp) / "trial.db")
             try:
-                handle = launch(
-                    trial.env,
-                    store=store,
-                    name=trial.name,
-                    sweep=trial.sweep_id,
-                    tags=trial.tags,
-                    on_log=lambda run_id, row: self._row(trial, run_id, row, send),
-                    start=False,
-                    **trial.kwargs,
+                handle = begin(
+                    trial, store, lambda run_id, row: self._row(trial, run_id, row, send)
                 )
             except (ValueError, TypeError) as e:  # refused config: nothing was recorded
                 error = f"{type(e).__name__}: {e}"
