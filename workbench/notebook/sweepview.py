@@ -485,7 +485,10 @@ class SweepView:
         override and show the path and the command that reruns it (beside the button that
         asked: the selected trial's, or the best's); returns the path."""
         path = self.handle.export(run_id=run_id, max_cost=max_cost)
-        command = f"python -m workbench train {shlex.quote(self.d.env)} --config {path}"
+        if self.d.kind == "objective":  # a Python function's arguments
+            command = f"f(**json.load(open({str(path)!r}))['arguments'])"
+        else:
+            command = f"python -m workbench train {shlex.quote(self.d.env)} --config {path}"
         message = self.selected_message if run_id is not None else self.export_message
         message.value = (
             f"wrote <code>{html.escape(str(path))}</code><br>"
@@ -550,10 +553,17 @@ class SweepView:
         if run_id is None:
             return None
         record = self.store.run(run_id)
-        if record["status"] == "running" or not record["checkpoint"]:
+        if record["status"] == "running":
             self.watch_message.value = (
                 f"<i>{html.escape(record['name'])} is still running: its checkpoint is written "
                 "when it ends.</i>"
+            )
+            return None
+        if not record["checkpoint"]:
+            self.watch_message.value = (
+                f"<i>{html.escape(record['name'])} left no checkpoint to play"
+                + (" (a Python objective's trial)" if self.d.kind == "objective" else "")
+                + ".</i>"
             )
             return None
         if self.viewer is not None:
