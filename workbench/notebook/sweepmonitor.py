@@ -24,6 +24,7 @@ import pandas as pd
 from workbench.notebook.importance import parameter_importance
 from workbench.notebook.sweepdata import SweepState
 from workbench.store import RunStore
+from workbench.sweep.models import WARNINGS_LOCK
 
 log = logging.getLogger("workbench.notebook")
 IMPORTANCE_ROWS = 2_000  # observations the importance forest is fitted on, at most
@@ -219,9 +220,8 @@ class SweepMonitor:
                     len(rows), IMPORTANCE_ROWS, replace=False
                 )
                 rows = [rows[i] for i in sorted(pick)]
-            # Under the engine's lock: Python 3.11's warnings filters are one global list,
-            # and scikit-learn's catch_warnings blocks would undo the engine's while it fits.
-            with self.handle.engine():
+            # scikit-learn's catch_warnings blocks and the engine's share one filter list
+            with WARNINGS_LOCK:
                 self.importance = parameter_importance(
                     pd.DataFrame(rows),
                     self.d.space,

@@ -30,11 +30,18 @@ the same kernels (needed for deterministic resume).
 from __future__ import annotations
 
 import math
+import threading
 import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
+
+# Python 3.11's warnings filters are one list for the whole process, which catch_warnings
+# saves and restores: two fits silencing warnings in two threads (two sweeps, or a sweep and
+# its view's importance forest) would restore each other's filters and let warnings through.
+# Every such block holds this lock.
+WARNINGS_LOCK = threading.RLock()
 
 AMPLITUDE_BOUNDS = (0.05, 20.0)
 LENGTH_BOUNDS = (0.01, 100.0)
@@ -103,7 +110,7 @@ class GP:
             n_restarts_optimizer=restarts if hyper is None else 0,
             random_state=seed,
         )
-        with warnings.catch_warnings():
+        with WARNINGS_LOCK, warnings.catch_warnings():
             warnings.simplefilter("ignore")  # bound-hitting length scales are expected (ARD)
             self.gpr.fit(X, (y - self.y_mean) / self.y_std)
         # we standardized y ourselves: tell the regressor, so its own predict is in y's units
