@@ -315,3 +315,24 @@ def test_viewer_agent_plays_and_keyboard_takes_over(tmp_path):
     assert str(tmp_path / "wb.db") in by_id.widget.children[0].value
     path = by_id.save(seconds=0.01)
     assert path.parent == tmp_path / "videos" and path.suffix == ".gif" and path.exists()
+
+
+def test_a_recorded_curve_sits_on_the_clock_where_its_run_trained(tmp_path):
+    """``add_run(name, run.curve())`` of a run that ended a while ago: its wall-clock curve
+    starts when the run started, not now (it was drawn minutes in the future)."""
+    from datetime import datetime
+
+    store = RunStore(tmp_path / "wb.db")
+    run_id = store.create_run("old", "bandit", {})
+    for seq in range(3):
+        store.log(
+            run_id, seq, {M.AGENT_STEPS: 100 * seq, M.WALL_TIME: 10.0 * seq, "env/score": 0.1}
+        )
+    store.finish(run_id, "finished", {})
+    started = store.run(run_id)["started_at"]
+    time.sleep(1.5)
+    curves = LiveCurves(metric="env/score", x="wall-clock")
+    curves.add_run("old", store.curve(run_id))
+    first = trace(curves, "old").x[0]
+    first = first if isinstance(first, datetime) else datetime.fromisoformat(str(first))
+    assert abs(first.timestamp() - started) < 0.5

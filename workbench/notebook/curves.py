@@ -186,9 +186,13 @@ class LiveCurves:
     def add_run(
         self, name: str, rows, started_at: float | None = None, group: str | None = None
     ) -> None:
-        """Show a recorded run: ``rows`` is a DataFrame (``store.curve``) or list of dicts.
+        """Show a recorded run: ``rows`` is a DataFrame (``store.curve``) or list of dicts;
+        on the wall-clock axis it starts at ``started_at`` (default: the time ``store.curve``
+        records with its rows, else now).
         Runs with the same ``group`` are drawn as one mean curve with a min-max band."""
         records = rows.to_dict("records") if hasattr(rows, "to_dict") else list(rows)
+        if started_at is None:  # a recorded curve (``run.curve()``) knows when its run began
+            started_at = getattr(rows, "attrs", {}).get("started_at")
         with self._lock:
             self.rows[name] = records
             self.starts[name] = started_at if started_at is not None else time.time()

@@ -67,7 +67,11 @@ class Frames(Database):
             rows = self._read(
                 "SELECT data FROM metrics WHERE run_id = ? ORDER BY seq", (run_id,)
             ).fetchall()
-            return pd.DataFrame([json.loads(d) for (d,) in rows])
+            df = pd.DataFrame([json.loads(d) for (d,) in rows])
+            started = self._read("SELECT started_at FROM runs WHERE id = ?", (run_id,)).fetchone()
+            # when its wall_time counts from: a view placing it on a clock needs this
+            df.attrs["started_at"] = started[0] if started else None
+            return df
         parts, upto = [], None
         for rid in reversed(self.lineage(run_id)):
             part = self.curve(rid)
