@@ -102,6 +102,17 @@ def edited(
     return load(SweepDefinition(**data))
 
 
+def allowed_values(d: SweepDefinition, name: str) -> list:
+    """The values a categorical ``name`` may still take: those its edits have not excluded
+    (the model keeps every value it had, see the module doc)."""
+    return [v for v in d.space[name]["values"] if _exclusion(name, v) not in d.constraints]
+
+
+def _exclusion(name: str, value) -> str:
+    """The constraint an edit adds to exclude a categorical value."""
+    return f"{name} != {value!r}"
+
+
 def _excludes(text: str, name: str) -> bool:
     """Whether ``text`` is an exclusion an edit added to a categorical ``name``."""
     return text.startswith(f"{name} != ")
@@ -112,7 +123,7 @@ def _narrow_categorical(name, old: dict, new: dict, cons: list) -> tuple[dict, l
     old_values, new_values = list(old["values"]), list(new.get("values") or [])
     union = old_values + [v for v in new_values if v not in old_values]
     removed = [v for v in union if v not in new_values]
-    cons = [c for c in cons if not _excludes(c, name)] + [f"{name} != {v!r}" for v in removed]
+    cons = [c for c in cons if not _excludes(c, name)] + [_exclusion(name, v) for v in removed]
     spec = {**new, "values": union}
     if "center" not in spec and new_values:
         spec["center"] = new_values[0]
