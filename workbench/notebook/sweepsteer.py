@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import ast
 import html
-import math
 import threading
 import time
 
@@ -232,7 +231,7 @@ class SteeringPanel:
                     layout=W.Layout(align_items="center", grid_gap="8px"),
                 ),
                 self.copy_form,
-                self.queue_button,
+                W.HBox([self.queue_button]),
                 self.trial_message,
             ]
         )
@@ -306,23 +305,24 @@ class SteeringPanel:
         if self.run_id is None:
             self.copy_form.children = []
             return
-        d, values = self.definition, self._trial_params()
+        d = self.definition
+        values = {**Space(d.space).center(), **self._trial_params()}
         for name, spec in d.space.items():
-            value = values.get(name)
+            value = values[name]
             if spec["kind"] == "categorical":
                 options = allowed_values(d, name)
-                if value not in options:
-                    options = [*options, value] if value is not None else options
+                options = options if value in options else [*options, value]
                 box = W.Dropdown(options=[(format_value(v), v) for v in options], value=value)
             elif isinstance(d.coerce({name: 1.5})[name], int):
-                box = W.IntText(value=int(value) if value is not None else None)
+                box = W.IntText(value=round(value))
             else:
-                box = W.FloatText(value=float(value) if value is not None else math.nan)
+                box = W.FloatText(value=float(value))
             box.description = name
             box.style = {"description_width": "140px"}
             box.layout = W.Layout(width="300px")
             self.copy_fields[name] = box
-        self.copy_form.children = list(self.copy_fields.values())
+        note = W.HTML("<small>A copy of it, with these parameters:</small>")
+        self.copy_form.children = [note, *self.copy_fields.values()]
 
     # -- what the view calls --
     def select(self, run_id: str, record: dict) -> None:
@@ -355,11 +355,11 @@ class SteeringPanel:
             paused, pending = paused_state(self.history)
             self.pause_button.description = "Resume" if paused else "Pause"
             self.pause_button.icon = "play" if paused else "pause"
-            state = "paused" if paused else ("running" if running else "not running")
-            if pending:
-                state = f"{'pause' if paused else 'resume'} requested"
-            elif not running:
+            state = "paused" if paused else "running"
+            if not running:
                 state = "ended: Extend runs it again"
+            if pending:
+                state += f"; {'pause' if paused else 'resume'} requested"
             d = self.definition
             budget = [f"{d.trials} trials"] if d.trials else []
             budget += [f"{format_value(d.hours)} hours"] if d.hours else []
@@ -490,14 +490,13 @@ class SteeringPanel:
     def _act(self, message: W.HTML, call, sentence) -> tuple[bool, object]:
         """Run a steering call and say how it went: ``sentence`` (a string, or a function
         of the call's result) in green, or the refusal's own words in red."""
-        with self._lock:
-            try:
-                result = call()
-            except (ValueError, KeyError) as e:
-                message.value = refused(f"Refused: {reason(e)}")
-                return False, None
-            message.value = ok(sentence(result) if callable(sentence) else sentence)
-            return True, result
+        try:  # not under the panel's lock: the call may wait for the engine's
+            result = call()
+        except (ValueError, KeyError) as e:
+            message.value = refused(f"Refused: {reason(e)}")
+            return False, None
+        message.value = ok(sentence(result) if callable(sentence) else sentence)
+        return True, result
 
     def _name(self) -> str:
         return str(self.record["name"]) if self.record else str(self.run_id)
