@@ -37,6 +37,9 @@ def test_trial_buttons_queue_a_copy_and_reruns_that_run_when_extended(tmp_path):
     h = workbench.sweep(SMALL, store=db, background=False)
     view = SweepView(h, autostart=False)
     panel = view.steer
+    parts = view.widget.children
+    assert panel.trial_widget in parts and panel.sweep_widget in parts
+    assert "Steer the sweep" in parts[parts.index(panel.sweep_widget) - 1].value
     assert panel.queue_button.disabled and panel.rerun_button.disabled  # nothing selected
     first = h.results().iloc[0]
     view.select(first["run_id"])
@@ -78,6 +81,11 @@ def test_trial_buttons_queue_a_copy_and_reruns_that_run_when_extended(tmp_path):
     assert panel.history_html.value.count("applied ") == 3 and "pending" not in (
         panel.history_html.value
     )
+    panel.reseed_k.value, panel.reseed_seeds.value = 1, 2
+    panel.reseed_button.click()
+    assert "the best 1 config on 2 fresh seeds each" in panel.sweep_message.value
+    last = h.history().iloc[-1]
+    assert last["kind"] == "reseed" and last["payload"] == {"k": 1, "seeds": 2}
 
 
 def test_a_sweep_owned_by_another_handle_is_paused_stopped_and_edited_through_the_store(tmp_path):

@@ -31,6 +31,7 @@ from workbench.sweep.steering import allowed_values
 
 NUMBER = W.Layout(width="110px")
 NAME = W.Layout(width="150px")
+RANGE = W.Layout(width="150px")
 RED = "#b00020"
 HISTORY_ROWS = 12  # newest requests shown under Edit space
 
@@ -152,7 +153,8 @@ class _ParamRow:
             self.range = W.Text(
                 value=", ".join(repr(v) if isinstance(v, str) else str(v) for v in self.values),
                 description="values",
-                layout=W.Layout(width="240px"),
+                style={"description_width": "48px"},
+                layout=W.Layout(width="300px"),
             )
             self.pin_value = W.Dropdown(
                 options=[(format_value(v), v) for v in self.values], layout=NUMBER
@@ -160,8 +162,9 @@ class _ParamRow:
             boxes = [self.range]
         else:
             box = W.IntText if whole else W.FloatText
-            self.low = box(value=spec["min"], description="min", layout=W.Layout(width="170px"))
-            self.high = box(value=spec["max"], description="max", layout=W.Layout(width="170px"))
+            tight = {"description_width": "32px"}
+            self.low = box(value=spec["min"], description="min", style=tight, layout=RANGE)
+            self.high = box(value=spec["max"], description="max", style=tight, layout=RANGE)
             center = Space({name: spec}).center()[name]  # a pin starts at the search's start
             self.pin_value = box(value=round(center) if whole else center, layout=NUMBER)
             boxes = [self.low, self.high]
@@ -450,7 +453,8 @@ class SteeringPanel:
         self._act(
             self.sweep_message,
             lambda: self.handle.reseed(k, s),
-            f"reseed requested: the best {k} configs on {s} fresh seeds each",
+            f"reseed requested: the best {k} config{'s' * (k > 1)} on {s} fresh "
+            f"seed{'s' * (s > 1)} each",
         )
         self.refresh()
 
