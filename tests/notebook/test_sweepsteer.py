@@ -35,7 +35,9 @@ def assert_sentence(message: str, words: str) -> None:
 def test_trial_buttons_queue_a_copy_and_reruns_that_run_when_extended(tmp_path):
     db = tmp_path / "wb.db"
     h = workbench.sweep(SMALL, store=db, background=False)
-    view = SweepView(h, autostart=False)
+    view = SweepView(h)  # polls the ended sweep once, then stops
+    for t in view._threads:
+        t.join(timeout=120)
     panel = view.steer
     parts = view.widget.children
     assert panel.trial_widget in parts and panel.sweep_widget in parts
@@ -67,8 +69,13 @@ def test_trial_buttons_queue_a_copy_and_reruns_that_run_when_extended(tmp_path):
     panel.more_trials.value = 3
     panel.extend_button.click()
     assert "the sweep runs again" in panel.sweep_message.value
+    assert any(t.is_alive() for t in view._threads)  # the request woke the view
     h.wait(300)
     assert h.status == "finished"
+    for t in view._threads:
+        t.join(timeout=120)
+    trials = next(t for t in view.fig.data if t.meta == "trials")
+    assert len(trials.x) == 6  # the view drew the extended sweep's trials on its own
     runs = RunStore(db).runs(sweep=h.id)
     assert len(runs) == 6  # 3, then the 3 queued ones first (the extended budget)
     copy, *again = runs.iloc[3:].to_dict("records")
@@ -101,6 +108,10 @@ def test_a_sweep_owned_by_another_handle_is_paused_stopped_and_edited_through_th
         panel.pause_button.click()
         assert "pause requested" in panel.sweep_message.value
         _wait(lambda: owner.paused)  # the owner's driver applied it
+        view = SweepView(owner.id, store=db)  # a live view follows it on its own
+        _wait(lambda: view.steer.pause_button.description == "Resume", timeout=10)
+        assert "<b>paused</b>" in view.steer.sweep_status.value
+        view.close()
         panel.refresh()
         assert panel.pause_button.description == "Resume" and "paused" in (panel.sweep_status.value)
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import ast
 import html
+import math
 import threading
 import time
 
@@ -197,8 +198,11 @@ class SteeringPanel:
     """Steering buttons for ``handle``'s sweep (see the module doc): ``trial_widget`` for
     the selected trial, ``sweep_widget`` for the sweep, ``widget`` both."""
 
-    def __init__(self, handle):
+    def __init__(self, handle, on_request=None, every: float = 1.0):
         self.handle = handle
+        self.on_request = on_request  # called after each request the handle accepted
+        self.every = every  # seconds between reads of the store in ``poll``
+        self._read_at = -math.inf
         self.run_id: str | None = None
         self.record: dict | None = None
         self.history = None
@@ -347,10 +351,17 @@ class SteeringPanel:
             self.stop_button.disabled = self.rerun_button.disabled = True
             self.queue_button.disabled = True
 
+    def poll(self, force: bool = False) -> None:
+        """``refresh()`` if ``every`` seconds have passed since the last (or ``force``): a
+        view calls this each time it polls the store."""
+        if force or time.monotonic() - self._read_at >= self.every:
+            self.refresh()
+
     def refresh(self) -> None:
         """Read the sweep's status and steering history from the store and redraw them
         (and the forms, once an edit changed the space)."""
         with self._lock:
+            self._read_at = time.monotonic()
             h = self.handle
             self.history = h.history()
             self._follow_definition()
@@ -500,6 +511,8 @@ class SteeringPanel:
             message.value = refused(f"Refused: {reason(e)}")
             return False, None
         message.value = ok(sentence(result) if callable(sentence) else sentence)
+        if self.on_request is not None:
+            self.on_request()
         return True, result
 
     def _name(self) -> str:
