@@ -19,6 +19,7 @@ from __future__ import annotations
 import ast
 import html
 import math
+import sqlite3
 import threading
 import time
 
@@ -509,6 +510,9 @@ class SteeringPanel:
             result = call()
         except (ValueError, KeyError) as e:
             message.value = refused(f"Refused: {reason(e)}")
+            return False, None
+        except sqlite3.OperationalError as e:  # a store busy past its timeout, say
+            message.value = refused(f"Not sent, the store said: {e}. Try again.")
             return False, None
         message.value = ok(sentence(result) if callable(sentence) else sentence)
         if self.on_request is not None:
