@@ -9,8 +9,8 @@ import pytest
 import workbench
 from tests.sweep.test_steering import LONG, SMALL, SPACE
 from workbench.notebook import SweepView
+from workbench.notebook.sweepmonitor import SweepMonitor
 from workbench.notebook.sweepsteer import RED, SteeringPanel
-from workbench.notebook.sweepview import load_handle
 from workbench.store import RunStore
 from workbench.sweep.definition import build_sweeper, load
 from workbench.sweep.handle import SweepHandle
@@ -74,8 +74,8 @@ def test_trial_buttons_queue_a_copy_and_reruns_that_run_when_extended(tmp_path):
     assert h.status == "finished"
     for t in view._threads:
         t.join(timeout=120)
-    trials = next(t for t in view.fig.data if t.meta == "trials")
-    assert len(trials.x) == 6  # the view drew the extended sweep's trials on its own
+    view.refresh(force=True)  # (its last redraw may have been held back by the throttle)
+    assert len(view.traced("trials")["x"]) == 6
     runs = RunStore(db).runs(sweep=h.id)
     assert len(runs) == 6  # 3, then the 3 queued ones first (the extended budget)
     copy, *again = runs.iloc[3:].to_dict("records")
@@ -101,8 +101,8 @@ def test_a_sweep_owned_by_another_handle_is_paused_stopped_and_edited_through_th
     try:
         _wait(lambda: any(p.get("run_id") for p in owner.running.values()))
         run_id = next(p["run_id"] for p in owner.running.values() if p.get("run_id"))
-        other = load_handle(owner.id, db)  # as a view of another process's sweep opens it
-        panel = SteeringPanel(other)
+        panel = SteeringPanel(SweepMonitor(owner.id, db))  # as another process's view
+
         assert panel.pause_button.description == "Pause"
 
         panel.pause_button.click()
@@ -130,17 +130,18 @@ def test_a_sweep_owned_by_another_handle_is_paused_stopped_and_edited_through_th
         rows["learning_rate"].low.value = 0.5
         panel.apply_button.click()
         assert_sentence(panel.edit_message.value, "min (0.5) must be below max")
-        assert other.history()["kind"].tolist() == ["pause", "stop_trial"]
+        assert panel.handle.history()["kind"].tolist() == ["pause", "stop_trial"]
         rows["learning_rate"].low.value = 0.01
         rows["learning_rate"].high.value = 0.02
         rows["gamma"].pin.value = True
         rows["gamma"].pin_value.value = 0.99
         panel.apply_button.click()
         assert "pinned gamma" in panel.edit_message.value
-        _wait(lambda: other.history()["applied_at"].notna().all())  # the owner applied it
+        _wait(lambda: RunStore(db).events(owner.id)["applied_at"].notna().all())  # applied
         assert "gamma" not in owner.definition.space
         panel.refresh()  # the panel's handle follows the owner's definition from the store
-        assert "gamma" not in other.definition.space and "gamma" not in panel.param_rows
+        assert "gamma" not in panel.handle.definition.space and "gamma" not in panel.param_rows
+        assert panel.handle is not owner
         assert panel.param_rows["learning_rate"].high.value == 0.02
         assert "applied" in panel.history_html.value
 
@@ -160,7 +161,7 @@ def test_the_edit_form_narrows_widens_and_pins_in_one_edit(tmp_path):
     store = RunStore(tmp_path / "wb.db")
     d = load(SMALL)
     handle = SweepHandle(store.create_sweep(d.name, d.to_record()), d, store, build_sweeper(d))
-    panel = SteeringPanel(handle)
+    panel = SteeringPanel(SweepMonitor(handle))
     rows = panel.param_rows
     assert rows["total_steps"].high.value == 8192 and rows["gamma"].range.value == "0.9, 0.95, 0.99"
     rows["learning_rate"].high.value = 0.5  # widened

@@ -9,9 +9,13 @@ parameter, add a constraint) above the sweep's steering history.
 Every button calls one of the ``SweepHandle``'s steering methods, which checks the request
 and writes it to the store; the sweep's driver, here or in another process, applies it
 before its next suggestion. A refused request shows the handle's one-line reason in red;
-the history shows when each request was applied, or why the driver refused it. The view
-calls ``select(run_id, record)`` / ``clear()`` and ``refresh()``; the panel draws what the
-store says, nothing more.
+the history shows when each request was applied, or why the driver refused it.
+
+The panel is built on the view's ``SweepMonitor``: it re-reads the sweep's status and
+history from the store at most every second as the monitor polls, takes the handle from it
+when a button is first clicked (a recorded sweep's is rebuilt then, not before), and after
+a request that may start an ended sweep again (Extend) it wakes the monitor. The view calls
+``select(run_id, record)`` / ``clear()``; ``refresh()`` reads the store now.
 """
 
 from __future__ import annotations
@@ -196,22 +200,36 @@ class _ParamRow:
 
 
 class SteeringPanel:
-    """Steering buttons for ``handle``'s sweep (see the module doc): ``trial_widget`` for
-    the selected trial, ``sweep_widget`` for the sweep, ``widget`` both."""
+    """Steering buttons for the sweep a ``SweepMonitor`` watches (see the module doc):
+    ``trial_widget`` for the selected trial, ``sweep_widget`` for the sweep, ``widget``
+    both."""
 
-    def __init__(self, handle, on_request=None, every: float = 1.0):
-        self.handle = handle
-        self.on_request = on_request  # called after each request the handle accepted
-        self.every = every  # seconds between reads of the store in ``poll``
+    def __init__(self, monitor, every: float = 1.0):
+        self.monitor = monitor
+        self.store, self.id = monitor.store, monitor.id
+        self.every = every  # seconds between reads of the store as the monitor polls
         self._read_at = -math.inf
         self.run_id: str | None = None
         self.record: dict | None = None
         self.history = None
-        self._lock = threading.RLock()  # the view refreshes from its thread, clicks come here
-        self._applied = -1  # applied edits and extends seen (-1: none read; the handle is current)
-        self.definition = handle.definition
+        self._lock = threading.RLock()  # the monitor's thread refreshes, clicks come here
+        self._applied = 0  # applied edits and extends the definition has seen
+        self.definition = monitor.d  # the definition the sweep runs with now
         self._build()
         self.refresh()
+        monitor.subscribe(self._on_event)
+
+    @property
+    def handle(self):
+        """The sweep's handle, its definition brought up to date (see ``_follow``)."""
+        h = self.monitor.handle
+        if not self.monitor.live and h.thread is None:
+            h.definition = self.definition  # its checks then match what the driver applies
+        return h
+
+    def _on_event(self, event: str) -> None:
+        if event in ("data", "tick"):
+            self.poll()
 
     # -- widgets --
     def _build(self) -> None:
@@ -363,10 +381,9 @@ class SteeringPanel:
         (and the forms, once an edit changed the space)."""
         with self._lock:
             self._read_at = time.monotonic()
-            h = self.handle
-            self.history = h.history()
-            self._follow_definition()
-            running = h.store.sweep(h.id)["status"] == "running"
+            self.history = self.store.events(self.id)
+            self._follow()
+            running = self.store.sweep(self.id)["status"] == "running"
             paused, pending = paused_state(self.history)
             self.pause_button.description = "Resume" if paused else "Pause"
             self.pause_button.icon = "play" if paused else "pause"
@@ -435,7 +452,7 @@ class SteeringPanel:
 
     def toggle_pause(self) -> None:
         """Pause the sweep, or resume it if it is paused (or a pause is pending)."""
-        paused, _ = paused_state(self.handle.history())
+        paused, _ = paused_state(self.store.events(self.id))
         if paused:
             self._act(self.sweep_message, self.handle.resume, "resume requested")
         else:
@@ -515,9 +532,16 @@ class SteeringPanel:
             message.value = refused(f"Not sent, the store said: {e}. Try again.")
             return False, None
         message.value = ok(sentence(result) if callable(sentence) else sentence)
-        if self.on_request is not None:
-            self.on_request()
+        self._wake()
         return True, result
+
+    def _wake(self) -> None:
+        """A request may start an ended sweep again (Extend): a monitor that stopped
+        polling reads the store now and polls again (unless never started, or closed)."""
+        m = self.monitor
+        if m.threads and not m.closed:
+            m.poll(force=True)
+            m.start()
 
     def _name(self) -> str:
         return str(self.record["name"]) if self.record else str(self.run_id)
@@ -525,32 +549,33 @@ class SteeringPanel:
     def _trial_params(self) -> dict:
         """The selected trial's values of every parameter swept now (a parameter swept
         since it ran takes the value it ran with)."""
-        config = self.handle.store.run(self.run_id)["config"]
+        config = self.store.run(self.run_id)["config"] or {}
         values = {**config, **config.get("env_params", {}), **self.record.get("params", {})}
         return {n: values[n] for n in self.definition.space if n in values}
 
     def _update_trial(self) -> None:
-        status = self.handle.store.run(self.run_id)["status"]
+        status = self.store.run(self.run_id)["status"]
         self.stop_button.disabled = status in FINAL_STATUSES
 
-    def _follow_definition(self) -> None:
-        """Keep the definition the sweep runs with now: a handle running here has it; one
-        opened on a sweep another process runs is brought up to date from the store, so
-        its checks and the forms match what that sweep's driver will apply."""
-        h, history = self.handle, self.history
+    def _follow(self) -> None:
+        """Keep the definition the sweep runs with now: a live handle's driver keeps it; a
+        recorded sweep's (another process may run it) is read again from the store when an
+        edit or extend was applied there."""
+        history = self.history
         applied = 0
         if history is not None and not history.empty:
             changes = history[history["kind"].isin(["edit", "extend"])]
             applied = int(changes["applied_at"].notna().sum())
-        if h.thread is None and applied != self._applied and self._applied >= 0:
-            from workbench.sweep.driver import recorded
+        old = self.definition
+        if self.monitor.live:
+            self.definition = self.monitor.handle.definition
+        elif applied != self._applied:
+            from workbench.sweep.driver import recorded_definition
 
-            h.definition = recorded(h.id, h.store, replay=False).definition
+            self.definition = recorded_definition(self.id, self.store)
         self._applied = applied
-        old, self.definition = self.definition, h.definition
-        if (old.space, old.constraints) != (h.definition.space, h.definition.constraints) or (
-            not self.space_form.children
-        ):
+        d = self.definition
+        if (old.space, old.constraints) != (d.space, d.constraints) or not self.space_form.children:
             self._build_space_form()
             if self.run_id is not None:
                 self._build_copy_form()

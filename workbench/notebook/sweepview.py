@@ -47,6 +47,7 @@ from workbench.notebook.sweepcharts import (
 )
 from workbench.notebook.sweepdata import format_params
 from workbench.notebook.sweepmonitor import SweepMonitor, load_handle
+from workbench.notebook.sweepsteer import SteeringPanel
 
 __all__ = ["SweepView", "load_handle"]
 
@@ -213,6 +214,7 @@ class SweepView:
         self.export_button.on_click(lambda _: self._export_clicked(best=True))
         self.export_selected_button.on_click(lambda _: self._export_clicked(best=False))
         section = lambda text: W.HTML(f"<h4 style='margin:12px 0 4px'>{text}</h4>")  # noqa: E731
+        self.steer = SteeringPanel(self.monitor)  # steering (issue 24): buttons and history
         self.widget = W.VBox(
             [
                 W.HBox([W.HTML("<b>cost axis</b>&nbsp;"), self.cost_axis]),
@@ -224,6 +226,9 @@ class SweepView:
                 self.curves.widget,
                 self.watch_message,
                 self.viewer_box,
+                self.steer.trial_widget,  # steering (issue 24)
+                section("Steer the sweep"),  # steering (issue 24)
+                self.steer.sweep_widget,  # steering (issue 24)
                 section("Best under a cost cap"),
                 W.HBox(
                     [W.HTML(f"max {COST_LABELS[d.cost]}&nbsp;"), self.cap, self.best_label],
@@ -543,6 +548,7 @@ class SweepView:
             )
             self.selected_message.value = ""
             self.watch_button.disabled = self.export_selected_button.disabled = False
+            self.steer.select(run_id, record)  # steering (issue 24)
         self._draw_points()
 
     def watch(self, run_id: str | None = None, fps: float = 30.0):
