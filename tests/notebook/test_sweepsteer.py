@@ -188,3 +188,31 @@ def test_the_edit_form_narrows_widens_and_pins_in_one_edit(tmp_path):
     assert "pin total_steps = 4,096" in panel.history_html.value
     panel.apply_button.click()  # unchanged form
     assert_sentence(panel.edit_message.value, "nothing to apply")
+
+
+def test_a_python_objective_sweep_is_steered_the_same_way(tmp_path):
+    from tests.sweep.test_objective import XY, quadratic
+
+    h = workbench.sweep(
+        objective=quadratic, space=XY, store=tmp_path / "wb.db", trials=4, background=False
+    )
+    view = SweepView(h, autostart=False)
+    panel = view.steer
+    first = h.results().iloc[0]
+    view.select(first["run_id"])
+    assert panel.copy_fields["x"].value == pytest.approx(first["x"])
+    panel.copy_fields["x"].value = 0.25
+    panel.queue_button.click()
+    assert "queued a copy" in panel.trial_message.value
+    panel.param_rows["y"].pin.value = True
+    panel.param_rows["y"].pin_value.value = -0.2
+    panel.apply_button.click()
+    assert "pinned y" in panel.edit_message.value
+    panel.extend(trials=2)
+    h.wait(120)
+    runs = RunStore(tmp_path / "wb.db").runs(sweep=h.id)
+    copy, after = (RunStore(tmp_path / "wb.db").run(i)["config"] for i in runs["id"].iloc[4:])
+    assert copy["x"] == 0.25 and copy["y"] == pytest.approx(first["y"])
+    assert after["y"] == -0.2  # the pin holds for the next suggestion
+    panel.refresh()
+    assert list(panel.param_rows) == ["x"]
