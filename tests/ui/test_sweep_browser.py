@@ -7,6 +7,7 @@ trial's curve in the curves figure. Screenshots of the whole notebook, scrolled 
 at a time, go to ``test-artifacts/live_sweep-NN.png``.
 """
 
+import math
 import time
 
 from tests.ui.test_browser import (  # noqa: F401
@@ -77,14 +78,18 @@ def log_console_text(page) -> str:
     return "\n".join(page.locator(".jp-LogConsole .jp-OutputArea-output").all_inner_texts())
 
 
-def hover_points(page, n: int = 8) -> None:
+def hover_points(page, n: int = 8, title: str = PARETO) -> None:
     """Move the mouse over ``n`` points of each clickable trace of the sweep's figure."""
-    fig = page.evaluate(FIGURE_DATA, [PARETO])
+    fig = page.evaluate(FIGURE_DATA, [title])
     for t in fig["traces"][:12]:  # the figure's own traces (POINT_XY finds each by name)
         if not t["ids"] or t["name"] in ("model: ±2σ band", "model: predicted front"):
             continue
         for index in range(0, len(t["ids"]), max(1, len(t["ids"]) // n)):
-            point = page.evaluate(POINT_XY, [PARETO, t["name"], index])
+            point = page.evaluate(POINT_XY, [title, t["name"], index])
+            if not all(
+                isinstance(v, int | float) and math.isfinite(v) for v in (point["x"], point["y"])
+            ):
+                continue  # a gap in a line, or off a log axis
             page.mouse.move(point["x"], point["y"])
             time.sleep(0.15)
 

@@ -4,9 +4,10 @@ refits; a view subscribes to it and only draws.
 Two background threads: one polls the store (``SweepState``: new observations, runs and
 metric rows, a little at a time) every ``poll_interval`` seconds and tells subscribers
 ``"data"`` when something changed (``"tick"`` when not, so a view can flush a redraw it held
-back); the other, when new results came in and at most every ``model_interval`` seconds,
-refits what is slow to compute: the model's predicted front (``"models"``), the parameter
-importance (``"importance"``, when a trial has ended) and the trial table under the charts
+back, and ``"final"`` once the sweep ended and all it wrote was read); the other, when new
+results came in and at most every ``model_interval`` seconds, refits what is slow to
+compute: the model's predicted front (``"models"``), the parameter importance
+(``"importance"``, when a trial has ended) and the trial table under the charts
 (``"tables"``). A read or a refit that fails leaves a short sentence in ``problem`` or
 ``model_problem`` (``"problem"``), cleared by the next one that works; the exception itself
 goes to the ``workbench.notebook`` logger at debug level, never to the page.
@@ -88,6 +89,13 @@ class SweepMonitor:
             return self._handle
 
     @property
+    def driven(self) -> bool:
+        """Whether a driver in this process feeds the handle's engine: a live sweep, or a
+        recorded one this process started again (``extend``), whose engine was rebuilt
+        from everything recorded and must not be fed twice."""
+        return self.live or (self._handle is not None and self._handle.thread is not None)
+
+    @property
     def status(self) -> str:
         return self._handle.status if self.live else self.state.sweep_status
 
@@ -130,7 +138,7 @@ class SweepMonitor:
             self.poll()
             if self.state.done:
                 self._models_due.set()
-                self._emit("tick")  # a redraw held back goes out now
+                self._emit("final")  # a redraw held back goes out now, throttle or not
                 return
             self._closed.wait(self.poll_interval)
 
@@ -203,7 +211,7 @@ class SweepMonitor:
         fed = self._read_observations()
         if len(self._scored) != self._models_seen or fed:
             with self.handle.engine() as sweeper:
-                if not self.live:  # a rebuilt engine learns what the sweep's own one saw
+                if not self.driven:  # a rebuilt engine learns what the sweep's own one saw
                     for o in fed:
                         sweeper.observe(
                             o["params"], o["score"], o["cost"], failed=o["failed"], error=o["error"]

@@ -228,7 +228,7 @@ class SteeringPanel:
         return h
 
     def _on_event(self, event: str) -> None:
-        if event in ("data", "tick"):
+        if event in ("data", "tick", "final"):
             self.poll()
 
     # -- widgets --

@@ -267,9 +267,10 @@ class SweepView:
             self.viewer.stop()
 
     def _on_event(self, event: str) -> None:
-        if event in ("data", "tick"):
+        if event in ("data", "tick", "final"):
             self._dirty |= event == "data"
-            if self._dirty and time.monotonic() - self._last_draw >= 1 / self.max_rate:
+            due = time.monotonic() - self._last_draw >= 1 / self.max_rate
+            if self._dirty and (due or event == "final"):
                 self._draw_points()
             elif event == "data":
                 self._update_status()
