@@ -32,14 +32,16 @@ from workbench.store import RunStore
 
 TITLE = "Sweep branin"
 CELLS = [
-    "import math\n\nimport workbench\nfrom workbench.notebook import SweepView",
+    "import math\nimport time\n\nimport workbench\nfrom workbench.notebook import SweepView",
     '''def branin(x, y, report=None):
-    """The Branin function, negated (the engine maximizes), reported on the way."""
+    """The Branin function, negated (the engine maximizes), reported on the way; its
+    cost: the seconds it took."""
     value = (y - 5.1 / (4 * math.pi**2) * x**2 + 5 / math.pi * x - 6) ** 2
     value += 10 * (1 - 1 / (8 * math.pi)) * math.cos(x) + 10
-    for k in (1, 2):
-        report(-value * (1 + 0.5 / k), cost=0.001 * k)
-    return -value, 0.002''',
+    for k in (1, 2, 3):
+        time.sleep(0.005 * (1 + abs(x)) / 3)
+        report(-value * (1 + 0.5 / k), step=k)
+    return -value''',
     """handle = workbench.sweep(
     objective=branin,
     name="branin",
@@ -48,7 +50,6 @@ CELLS = [
         "y": {"kind": "linear", "min": 0, "max": 15},
     },
     trials=300,
-    cost="agent_steps",
 )
 view = SweepView(handle)
 view""",
@@ -58,7 +59,7 @@ view""",
 def interact(page) -> None:
     """Hover, toggle the cost axis both ways, hover again, as a person would."""
     hover_points(page, n=4, title=TITLE)
-    for axis in ("wall-clock seconds", "agent steps"):
+    for axis in ("agent steps", "wall-clock seconds"):
         page.get_by_role("button", name=axis, exact=True).first.click()
         time.sleep(0.8)
         hover_points(page, n=4, title=TITLE)

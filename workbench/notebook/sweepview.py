@@ -174,7 +174,7 @@ class SweepView:
         )
         self.status = W.HTML()
         title = f"Sweep {d.name}: {d.metric} against cost"
-        if d.env.lower() not in d.name.lower():
+        if d.kind != "objective" and d.env.lower() not in d.name.lower():
             title += f" ({d.env})"
         self.fig = pareto_figure(d.metric, d.cost, title, height)
         self._traces = {t.meta: t for t in self.fig.data}
