@@ -16,6 +16,7 @@ goes to the ``workbench.notebook`` logger at debug level, never to the page.
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 
@@ -29,6 +30,8 @@ from workbench.sweep.models import WARNINGS_LOCK
 
 log = logging.getLogger("workbench.notebook")
 IMPORTANCE_ROWS = 2_000  # observations the importance forest is fitted on, at most
+MODEL_ROWS = 20_000  # observations a view's models read, at most (an even share past it)
+MODEL_SHARE = 0.3  # of the interpreter's time the refits may take: they wait in between
 
 
 def load_handle(sweep_id: str, store=None):
@@ -75,6 +78,7 @@ class SweepMonitor:
         self._models_due = threading.Event()
         self._scored: list[dict] = []  # successful observations, flat: parameters, score, cost
         self._fed_seq = -1  # observations read for the models
+        self._thin, self._read_count = 1, 0  # every _thin-th of them is kept
         self._models_seen = -1  # scored observations the predicted front last saw
         self._importance_key = None  # (trials ended, sweep done) importance last saw
         self._tables_key = None
@@ -152,7 +156,9 @@ class SweepMonitor:
             self.refit()
             if self.models_final:
                 return
-            self._closed.wait(max(0.0, self.model_interval - (time.monotonic() - started)))
+            took = time.monotonic() - started  # a slow refit waits longer: drawing comes first
+            rest = max(self.model_interval - took, took * (1 - MODEL_SHARE) / MODEL_SHARE)
+            self._closed.wait(rest)
 
     # -- reading --
     def poll(self, force: bool = False) -> bool:
@@ -241,18 +247,28 @@ class SweepMonitor:
         self.models_final = done
 
     def _read_observations(self) -> list[dict]:
-        """Observations (with parameters) recorded since the last refit."""
+        """Observations (with parameters) recorded since the last refit. Past
+        ``MODEL_ROWS`` of them (a large sweep opened by id), an even share (every 2nd, 4th...):
+        the view's models need the shape of the results, and the GP fits on a few hundred
+        rows whatever it is fed, while feeding 100,000 would hold the interpreter for
+        seconds that the drawing thread needs."""
         new = self.store.observations(self.id, since_seq=self._fed_seq)
         if new.empty:
             return []
         rows = new.to_dict("records")
+        self._fed_seq = int(rows[-1]["seq"])
+        if self._thin == 1 and len(rows) > MODEL_ROWS:  # a large recorded sweep, opened
+            self._thin = 1 << math.ceil(math.log2(len(rows) / MODEL_ROWS))
+        if self._thin > 1:  # an even share of them: each kept one stands for ``_thin``
+            start = -self._read_count % self._thin
+            self._read_count += len(rows)
+            rows = rows[start :: self._thin]
         for o in rows:
             score, error = o["score"], o["error"]
             o["score"] = None if score is None or not np.isfinite(score) else float(score)
             o["error"] = error if isinstance(error, str) and error else None
             if not o["failed"] and o["score"] is not None:
                 self._scored.append({**o["params"], "score": o["score"], "cost": o["cost"]})
-        self._fed_seq = int(rows[-1]["seq"])
         return rows
 
     def _update_results(self) -> None:

@@ -110,8 +110,9 @@ class Frames(Database):
         values = "".join(", json_extract(m.data, ?)" for _ in keys)
         cur = self._read(
             f"SELECT m.rowid, m.run_id, m.seq, m.agent_steps, m.wall_time{values}"
-            " FROM metrics m WHERE m.rowid > ?"
-            " AND m.run_id IN (SELECT id FROM runs WHERE sweep_id = ?) ORDER BY m.rowid",
+            " FROM metrics m WHERE m.rowid > ?"  # a range of rowids: what is new, not
+            # every run's index entry (the unary + keeps SQLite off the run_id index)
+            " AND +m.run_id IN (SELECT id FROM runs WHERE sweep_id = ?) ORDER BY m.rowid",
             (*(json_path(k) for k in keys), since_rowid, sweep_id),
         )
         columns = ["rowid", "run_id", "seq", M.AGENT_STEPS, M.WALL_TIME, *keys]
