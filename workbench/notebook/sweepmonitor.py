@@ -19,6 +19,7 @@ import logging
 import math
 import threading
 import time
+from contextlib import contextmanager
 
 import numpy as np
 import pandas as pd
@@ -31,7 +32,7 @@ from workbench.sweep.models import WARNINGS_LOCK
 log = logging.getLogger("workbench.notebook")
 IMPORTANCE_ROWS = 2_000  # observations the importance forest is fitted on, at most
 MODEL_ROWS = 20_000  # observations a view's models read, at most (an even share past it)
-MODEL_SHARE = 0.3  # of the interpreter's time the refits may take: they wait in between
+MODEL_SHARE = 0.25  # of the interpreter's time the refits may take: they wait in between
 
 
 def load_handle(sweep_id: str, store=None):
@@ -73,6 +74,7 @@ class SweepMonitor:
         self.models_final = False  # the models saw everything the ended sweep wrote
         self._listeners: list = []
         self._handle_lock = threading.Lock()
+        self._own, self._own_lock = None, threading.Lock()  # the engine of a recorded sweep
         self._models_lock = threading.Lock()  # a refit at a time (thread or cell)
         self._closed = threading.Event()
         self._models_due = threading.Event()
@@ -82,6 +84,7 @@ class SweepMonitor:
         self._models_seen = -1  # scored observations the predicted front last saw
         self._importance_key = None  # (trials ended, sweep done) importance last saw
         self._tables_key = None
+        self._tables_at, self._tables_took = -math.inf, 0.0  # when, and how long it took
 
     @property
     def handle(self):
@@ -91,6 +94,22 @@ class SweepMonitor:
                 self._handle = load_handle(self.id, self.store)
                 self._handle.status = self.state.sweep_status
             return self._handle
+
+    @contextmanager
+    def _engine(self):
+        """The engine the models come from, held: the sweep's own where a driver in this
+        process feeds it, else one the monitor builds from the definition and feeds what
+        the store holds (without reading every trial's record, as the handle would)."""
+        if self.driven:
+            with self.handle.engine() as sweeper:
+                yield sweeper
+            return
+        with self._own_lock:
+            if self._own is None:
+                from workbench.sweep.definition import build_sweeper
+
+                self._own = build_sweeper(self.d)
+            yield self._own
 
     @property
     def driven(self) -> bool:
@@ -188,12 +207,13 @@ class SweepMonitor:
             self._emit("problem")
 
     # -- refits --
-    def refit(self) -> None:
+    def refit(self, now: bool = False) -> None:
         """Refit what changed since the last refit: the trial table, the predicted front,
-        the importance (a small forest while the sweep runs, a bigger one at its end)."""
+        the importance (a small forest while the sweep runs, a bigger one at its end).
+        ``now``: the trial table too, however recently it was redrawn."""
         with self._models_lock:
             try:
-                self._refit()
+                self._refit(now)
             except Exception:
                 log.debug("sweep monitor: a refit failed", exc_info=True)
                 n = len(self._scored)
@@ -205,18 +225,23 @@ class SweepMonitor:
             else:
                 self._set_problem(None, model=True)
 
-    def _refit(self) -> None:
+    def _refit(self, now: bool = False) -> None:
         with self.lock:
             done = self.state.done
             runs = self.state.runs.values()
             ended = sum(r["status"] != "running" for r in runs)
             key = tuple((r["status"], r["score"]) for r in runs)
-        if key != self._tables_key:
+        # The trial table (and the charts drawn from it) is redrawn when a trial changed,
+        # but not more often than five times its own cost: at 10,000 trials it takes a second.
+        due = time.monotonic() - self._tables_at >= 5 * self._tables_took
+        if key != self._tables_key and (due or done or now):
             self._tables_key = key
+            started = time.monotonic()
             self._update_results()
+            self._tables_at, self._tables_took = time.monotonic(), time.monotonic() - started
         fed = self._read_observations()
         if len(self._scored) != self._models_seen or fed:
-            with self.handle.engine() as sweeper:
+            with self._engine() as sweeper:
                 if not self.driven:  # a rebuilt engine learns what the sweep's own one saw
                     for o in fed:
                         sweeper.observe(

@@ -103,7 +103,7 @@ class SweepView:
         sweep,
         store=None,
         poll_interval: float = 0.25,
-        max_rate: float = 2.0,
+        max_rate: float = 4.0,
         model_interval: float = 5.0,
         height: int = 520,
         autostart: bool = True,
@@ -297,11 +297,11 @@ class SweepView:
         if force and self._dirty:
             self._draw_points()
         if models:
-            self.monitor.refit()
+            self.monitor.refit(now=True)
 
     def update_models(self) -> None:
         """Refit the predicted front, the importance and the tables now."""
-        self.monitor.refit()
+        self.monitor.refit(now=True)
 
     def _draw_points(self) -> None:
         started = time.perf_counter()
