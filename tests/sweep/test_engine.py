@@ -290,3 +290,34 @@ def test_predictions_of_a_bounded_metric_stay_within_its_bounds():
     assert 0.0 <= one["score_lo"] <= one["score"] <= one["score_hi"] <= 1.0
     with pytest.raises(ValueError, match="score_bounds"):
         Sweeper(space, score_bounds=(1.0, 0.0))
+
+
+def test_clipping_a_bounded_metric_keeps_the_band_calibrated():
+    """The band of a bounded metric is clipped, the model unchanged: wherever the true
+    (noise-free) score lies within the bounds, the clipped band holds it exactly as often as
+    the unclipped one, and it is narrower or equal (measured: it holds the true mean 72-100%
+    of the time over seeds 0-2 for a nominal 95%, and a new noisy trial about half the time:
+    the band is the mean's, not a trial's)."""
+    space = {
+        "x": {"kind": "linear", "min": 0, "max": 1},
+        "y": {"kind": "linear", "min": 0, "max": 1},
+    }
+    truth = lambda p: min(1.0, 0.9 + 0.12 * p["x"])  # noqa: E731  pressed against 1
+    rng = np.random.default_rng(1)
+    bounded, free = Sweeper(space, seed=0, score_bounds=(0.0, 1.0)), Sweeper(space, seed=0)
+    for _ in range(40):
+        p = {"x": float(rng.random()), "y": float(rng.random())}
+        score = min(1.0, truth(p) + 0.03 * rng.standard_normal())
+        for sw in (bounded, free):
+            sw.observe(p, score, 1.0 + 10 * p["y"])
+    held, wider = [], 0
+    for _ in range(150):
+        p = {"x": float(rng.random()), "y": float(rng.random())}
+        a, b = bounded.predict(p), free.predict(p)
+        assert 0.0 <= a["score_lo"] <= a["score_hi"] <= 1.0
+        held.append(
+            (a["score_lo"] <= truth(p) <= a["score_hi"], b["score_lo"] <= truth(p) <= b["score_hi"])
+        )
+        wider += a["score_hi"] - a["score_lo"] > b["score_hi"] - b["score_lo"] + 1e-12
+    assert [h[0] for h in held] == [h[1] for h in held] and wider == 0
+    assert sum(h[0] for h in held) / len(held) >= 0.6  # not a band that never holds it
