@@ -218,3 +218,51 @@ def test_integral_floats_are_integers():
 
     assert integer("1e6") == 1_000_000 and integer("20e6") == 20_000_000
     assert integer("1_000") == 1000 and integer("64") == 64
+
+
+def test_ctrl_c_leaves_one_whole_sweep_panel_and_says_so(tmp_path):
+    """``python -m workbench sweep`` on a terminal (a pty), Ctrl-C while it draws: exit 130,
+    the last frame is one whole panel (a frame cut mid-write used to leave the cursor inside
+    it, and the panel's top border showed twice), and the line says Ctrl-C stopped it."""
+    import pty
+    import re
+    import select
+    import signal
+    import time
+
+    definition = tmp_path / "bandit.toml"
+    definition.write_text(
+        'env = "bandit"\nname = "ctrlc"\nmetric = "score"\ncost = "agent_steps"\n'
+        "[budget]\ntrials = 200\n"
+        "[train]\nnum_envs = 16\nbptt_horizon = 16\nminibatch_size = 256\nrnn = false\n"
+        "[space]\n"
+        'learning_rate = { kind = "log", min = 0.001, max = 0.1 }\n'
+        'total_steps = { kind = "log", min = 2048, max = 16384 }\n'
+    )
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: the CLI on a terminal
+        os.environ["WORKBENCH_DB"] = str(tmp_path / "wb.db")
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        os.execv(sys.executable, [sys.executable, "-m", "workbench", "sweep", str(definition)])
+    out, sent, started = b"", None, time.monotonic()
+    while time.monotonic() - started < 120:
+        ready, _, _ = select.select([fd], [], [], 0.1)
+        if ready:
+            try:
+                data = os.read(fd, 65536)
+            except OSError:
+                break
+            if not data:
+                break
+            out += data
+        if sent is None and out.count("╭".encode()) >= 3:  # drawn a few times: interrupt
+            os.kill(pid, signal.SIGINT)
+            sent = time.monotonic()
+    else:
+        os.kill(pid, signal.SIGKILL)
+    _, status = os.waitpid(pid, 0)
+    text = out.decode(errors="replace")
+    assert sent is not None and os.waitstatus_to_exitcode(status) == 130, text[-1500:]
+    last = re.split(r"\x1b\[\d*A", text)[-1]  # what was drawn after the cursor last went up
+    assert last.count("╭") == 1 and last.count("╰") == 1, last
+    assert re.search(r"Ctrl-C: sweep sweep-\S+ stopped; resume with --resume", text), text[-800:]

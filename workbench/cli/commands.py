@@ -225,7 +225,7 @@ def follow(handle, torch_threads: int = 0, console: list | None = None) -> None:
         handle.stop()
         handle.wait()
         print(
-            f"\n{e or 'Ctrl-C'}: sweep {handle.id} stopped; resume with --resume {handle.id}",
+            f"\n{str(e) or 'Ctrl-C'}: sweep {handle.id} stopped; resume with --resume {handle.id}",
             file=sys.stderr,
         )
         sys.exit(143 if str(e) == "SIGTERM" else 130)

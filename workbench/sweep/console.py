@@ -4,6 +4,8 @@ suggestion's prediction), one plain line per trial otherwise."""
 
 from __future__ import annotations
 
+import signal
+import threading
 import time
 
 from rich.console import Group
@@ -54,9 +56,24 @@ class SweepConsole:
             return
         with Live(console=self.console, auto_refresh=False) as live:
             while not self.h.done:
-                live.update(self.panel(), refresh=True)
+                self._draw(live)
                 self.h.wait(self.refresh)
-            live.update(self.panel(), refresh=True)
+            self._draw(live)
+
+    def _draw(self, live) -> None:
+        """One frame, whole: Ctrl-C or SIGTERM arriving mid-frame waits for its end (a
+        frame cut short left the cursor inside it, and the last frame, drawn from there,
+        showed the panel's top border twice)."""
+        panel = self.panel()
+        signals = {signal.SIGINT, signal.SIGTERM}
+        main = threading.current_thread() is threading.main_thread()
+        if main:
+            signal.pthread_sigmask(signal.SIG_BLOCK, signals)
+        try:
+            live.update(panel, refresh=True)
+        finally:
+            if main:
+                signal.pthread_sigmask(signal.SIG_UNBLOCK, signals)
 
     # -- the panel --
     def panel(self) -> Panel:
