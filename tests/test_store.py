@@ -450,3 +450,20 @@ def test_runs_carry_their_sweep_and_tags(tmp_path):
     assert store.sweeps()["trials"].tolist() == [1]
     with pytest.raises(TypeError, match="tags must be a list of str"):
         workbench.train("bandit", store=db, tags="a", **FAST)
+
+
+def test_a_run_id_drawn_twice_is_drawn_again(tmp_path, monkeypatch):
+    """Ids are a second's time and 24 random bits: a sweep starting thousands of trials a
+    second draws one twice now and then (bench sweep-view did); the second run gets a new
+    one, while an id given by the caller (a worker's mirror) is never replaced."""
+    import sqlite3
+
+    import workbench.store.runs as runs
+
+    store = RunStore(tmp_path / "wb.db")
+    taken = store.create_run("a", "bandit", {})
+    drawn = iter([taken, taken, "20261208-000000-abcdef"])
+    monkeypatch.setattr(runs, "new_id", lambda: next(drawn))
+    assert store.create_run("b", "bandit", {}) == "20261208-000000-abcdef"
+    with pytest.raises(sqlite3.IntegrityError):
+        store.create_run("c", "bandit", {}, run_id=taken)

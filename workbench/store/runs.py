@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import sqlite3
 import time
 
 from workbench import metrics as M
@@ -56,7 +57,19 @@ class RunRecords(Database):
     ) -> str:
         """Record a new running run; ``run_id``, ``host`` and ``pid`` mirror a run that
         trains elsewhere (a sweep worker's), default: a new id in this process."""
-        run_id = run_id or new_id()
+        for attempt in range(8):  # an id is a second's time and 24 random bits: a sweep
+            try:  # starting thousands of trials a second can draw one twice
+                return self._insert_run(
+                    run_id or new_id(), name, env, config, sweep_id, tags, host, pid, resumed_from
+                )
+            except sqlite3.IntegrityError:
+                if run_id is not None or attempt == 7:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _insert_run(
+        self, run_id, name, env, config, sweep_id, tags, host, pid, resumed_from
+    ) -> str:
         now = time.time()
         with self._conn() as db:
             db.execute(
