@@ -119,7 +119,10 @@ class SweepView:
         self.exported = None
         self.latencies: list[float] = []  # seconds from an observation's write to its redraw
         self.draw_times: list[tuple[int, float]] = []  # (points drawn, seconds) per redraw
-        self._lock = threading.RLock()  # the figures and the curves view
+        self._lock = threading.RLock()  # the score-vs-cost figure and the curves view
+        # the charts under them: 10,000 trials' parallel coordinates take a while to send,
+        # and a new point must not wait for them
+        self._charts_lock = threading.Lock()
         self._sent: dict[str, dict] = {}  # what each trace was last sent (plain lists)
         self._base: dict[str, tuple] = {}  # a WebGL twin's (points, stride, when) last sent
         self._legend: dict[str, bool] = {}  # a twin's legend entry stands for its trace
@@ -278,7 +281,7 @@ class SweepView:
         elif event == "models":
             self._draw_model()
         elif event == "importance":
-            with self._lock:
+            with self._charts_lock:
                 update_importance(self.importance_fig, self.monitor.importance, self.d.metric)
         elif event == "tables":
             self._update_tables()
@@ -447,7 +450,7 @@ class SweepView:
         results = self.monitor.results
         if results is None:
             return
-        with self._lock:
+        with self._charts_lock:
             update_parcoords(self.parcoords_fig, results, self.d.space, self.d.metric)
         self._update_best(results)
 
