@@ -31,7 +31,7 @@ from workbench.sweep.models import WARNINGS_LOCK
 
 log = logging.getLogger("workbench.notebook")
 IMPORTANCE_ROWS = 2_000  # observations the importance forest is fitted on, at most
-MODEL_ROWS = 20_000  # observations a view's models read, at most (an even share past it)
+MODEL_ROWS = 5_000  # observations a view's models read, at most (an even share past it)
 MODEL_SHARE = 0.25  # of the interpreter's time the refits may take: they wait in between
 
 
@@ -80,7 +80,7 @@ class SweepMonitor:
         self._models_due = threading.Event()
         self._scored: list[dict] = []  # successful observations, flat: parameters, score, cost
         self._fed_seq = -1  # observations read for the models
-        self._thin, self._read_count = 1, 0  # every _thin-th of them is kept
+        self._thin = 1  # observations whose seq is a multiple of it are read
         self._models_seen = -1  # scored observations the predicted front last saw
         self._importance_key = None  # (trials ended, sweep done) importance last saw
         self._tables_key = None
@@ -243,10 +243,12 @@ class SweepMonitor:
         if len(self._scored) != self._models_seen or fed:
             with self._engine() as sweeper:
                 if not self.driven:  # a rebuilt engine learns what the sweep's own one saw
-                    for o in fed:
+                    for i, o in enumerate(fed):
                         sweeper.observe(
                             o["params"], o["score"], o["cost"], failed=o["failed"], error=o["error"]
                         )
+                        if i % 256 == 255:
+                            time.sleep(0.001)  # the drawing thread's turn, between batches
                 self.model_front = sweeper.predicted_front(60)
             self._models_seen = len(self._scored)
             self._emit("models")
@@ -277,17 +279,16 @@ class SweepMonitor:
         the view's models need the shape of the results, and the GP fits on a few hundred
         rows whatever it is fed, while feeding 100,000 would hold the interpreter for
         seconds that the drawing thread needs."""
-        new = self.store.observations(self.id, since_seq=self._fed_seq)
+        if self._fed_seq < 0:  # a large recorded sweep, opened: an even share of it
+            with self.lock:
+                seen = len(self.state.obs)
+            if seen > MODEL_ROWS:
+                self._thin = 1 << math.ceil(math.log2(seen / MODEL_ROWS))
+        new = self.store.observations(self.id, since_seq=self._fed_seq, every=self._thin)
         if new.empty:
             return []
         rows = new.to_dict("records")
         self._fed_seq = int(rows[-1]["seq"])
-        if self._thin == 1 and len(rows) > MODEL_ROWS:  # a large recorded sweep, opened
-            self._thin = 1 << math.ceil(math.log2(len(rows) / MODEL_ROWS))
-        if self._thin > 1:  # an even share of them: each kept one stands for ``_thin``
-            start = -self._read_count % self._thin
-            self._read_count += len(rows)
-            rows = rows[start :: self._thin]
         for o in rows:
             score, error = o["score"], o["error"]
             o["score"] = None if score is None or not np.isfinite(score) else float(score)

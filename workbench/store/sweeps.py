@@ -105,16 +105,20 @@ class SweepRecords(Database):
             db.execute("UPDATE sweeps SET heartbeat = ? WHERE id = ?", (time.time(), sweep_id))
         return seq
 
-    def observations(self, sweep_id: str, since_seq: int = -1, params: bool = True) -> pd.DataFrame:
+    def observations(
+        self, sweep_id: str, since_seq: int = -1, params: bool = True, every: int = 1
+    ) -> pd.DataFrame:
         """A sweep's observations in order (seq, run_id, params, score, cost, failed, error,
         at). ``params=False`` leaves the parameters out (a view drawing 100,000 points needs
-        each trial's, not each point's)."""
+        each trial's, not each point's); ``every=k``: only those whose seq is a multiple of
+        k (an even share, for models that need the shape of many results)."""
         columns = (
             "seq, run_id, " + ("params, " if params else "") + "score, cost, failed, error, at"
         )
         cur = self._read(
-            f"SELECT {columns} FROM sweep_observations WHERE sweep_id = ? AND seq > ? ORDER BY seq",
-            (sweep_id, since_seq),
+            f"SELECT {columns} FROM sweep_observations WHERE sweep_id = ? AND seq > ?"
+            " AND seq % ? = 0 ORDER BY seq",
+            (sweep_id, since_seq, int(every)),
         )
         df = pd.DataFrame.from_records(cur.fetchall(), columns=[d[0] for d in cur.description])
         if not df.empty:
