@@ -185,6 +185,18 @@ def test_quickstart_runs_in_a_real_browser(lab):
             page.locator(".jp-NotebookPanel .jp-Cell").last.scroll_into_view_if_needed()
             time.sleep(1.0)
             page.screenshot(path=str(ARTIFACTS / "quickstart-end.png"), full_page=True)
+            # The finished run against wall-clock sits where it trained, not in the future:
+            # its last point is no later than now (it was drawn minutes ahead).
+            clock = page.locator(".js-plotly-plot", has_text="wall-clock").first
+            clock.scroll_into_view_if_needed()
+            time.sleep(1.0)
+            latest = page.evaluate(
+                """() => Math.max(...[...document.querySelectorAll('.js-plotly-plot')]
+                  .filter(g => g._fullLayout?.xaxis?.type === 'date')
+                  .flatMap(g => g.data.flatMap(t => (t.x || []).map(v => Date.parse(v)))))"""
+            )
+            assert latest <= time.time() * 1000 + 5_000
+            page.screenshot(path=str(ARTIFACTS / "quickstart-clock.png"))
         finally:
             browser.close()
 
