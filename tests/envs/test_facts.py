@@ -38,7 +38,7 @@ def test_game_facts_load_and_are_used(name):
 
 def test_adapter_envs_keep_facts_in_their_own_folder():
     f = facts("gym:CartPole-v1")
-    assert f.folder.name == "gym_CartPole-v1" and f.train["num_envs"] == 32
+    assert f.folder.name == "gym_CartPole-v1" and f.train["num_envs"] == 8
     assert make_config("gym:CartPole-v1").torch_threads == 1
     assert facts("gym:Acrobot-v1").train == {}  # none known: TrainConfig defaults
 
