@@ -13,9 +13,9 @@ Then, in this process, as in a notebook's kernel:
 - **memory**: the resident memory the view added (the process's RSS after the view is
   built and has drawn everything, less before).
 
-With ``--browser`` the same view is also rendered in headless Chromium (plotly.js from the
-installed plotly, no JupyterLab) and the time from a write to the point drawn in the page
-is measured too.
+What is timed ends when the kernel has sent the trace holding the new point; the browser's
+share (the websocket and plotly.js redrawing the small trace of recent points beside the
+WebGL one, which is not re-sent) is not part of it.
 """
 
 from __future__ import annotations
