@@ -37,7 +37,7 @@ DEFINITION = {
     "env": "bandit",
     "name": "view-bench",
     "metric": "score",
-    "cost": "agent_steps",
+    "cost": M.AGENT_STEPS,
     "budget": {"trials": 20_000},
     "space": {
         "learning_rate": {"kind": "log", "min": 1e-4, "max": 0.1},
